@@ -1,0 +1,28 @@
+# Warnings are errors, everywhere in our own code (third-party code is built by
+# its own build system and never sees these flags).
+add_compile_options(
+  -Wall -Wextra -Werror
+  -Wshadow -Wformat=2 -Wimplicit-fallthrough -Wnon-virtual-dtor
+  -fstack-protector-strong -fstack-clash-protection -fcf-protection
+  -fno-strict-aliasing)
+
+# glibc only fortifies optimized code, and warns (an error here) otherwise.
+if(NOT CMAKE_BUILD_TYPE STREQUAL "Debug")
+  add_compile_definitions(_FORTIFY_SOURCE=2)
+endif()
+
+add_link_options(-Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack)
+
+if(RELIANT_STATIC)
+  # Non-PIE: Debian's static archives are not all position independent.
+  set(CMAKE_POSITION_INDEPENDENT_CODE OFF)
+  add_compile_options(-fno-pie)
+  add_link_options(-static -no-pie -Wl,--gc-sections)
+  add_compile_options(-ffunction-sections -fdata-sections)
+endif()
+
+if(RELIANT_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=all
+                      -fno-omit-frame-pointer -O1)
+  add_link_options(-fsanitize=address,undefined)
+endif()

@@ -1,0 +1,86 @@
+// Errors are values: what failed, the errno (or another code), and the place
+// in our source that raised it. Result<T> carries either a value or an Error.
+#pragma once
+
+#include <cerrno>
+#include <optional>
+#include <source_location>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+namespace reliant {
+
+class Error {
+public:
+    explicit Error(std::string message, int code = 0,
+                   std::source_location where = std::source_location::current());
+
+    // An error from a failed system call; `code` defaults to the current errno.
+    static Error from_errno(std::string message, int code = errno,
+                            std::source_location where = std::source_location::current());
+
+    const std::string& message() const { return message_; }
+    int code() const { return code_; }
+    const std::source_location& where() const { return where_; }
+
+    // Prefixes the message with what we were doing: "reading /x: <message>".
+    Error& context(std::string_view what) &;
+    Error&& context(std::string_view what) &&;
+
+    // "message: strerror(code)", as shown to a user.
+    std::string describe() const;
+    // describe() plus " [file.cpp:42]", for diagnostics that help developers.
+    std::string describe_with_location() const;
+
+private:
+    std::string message_;
+    int code_;
+    std::source_location where_;
+};
+
+template <typename T>
+class [[nodiscard]] Result {
+public:
+    Result(T value) : state_(std::move(value)) {}
+    Result(Error error) : state_(std::move(error)) {}
+
+    bool ok() const { return state_.index() == 0; }
+    explicit operator bool() const { return ok(); }
+
+    T& value() & { return std::get<0>(state_); }
+    const T& value() const& { return std::get<0>(state_); }
+    T&& value() && { return std::get<0>(std::move(state_)); }
+    T& operator*() & { return value(); }
+    const T& operator*() const& { return value(); }
+    T* operator->() { return &value(); }
+    const T* operator->() const { return &value(); }
+
+    const Error& error() const& { return std::get<1>(state_); }
+    Error&& error() && { return std::get<1>(std::move(state_)); }
+
+private:
+    std::variant<T, Error> state_;
+};
+
+template <>
+class [[nodiscard]] Result<void> {
+public:
+    Result() = default;
+    Result(Error error) : error_(std::move(error)) {}
+
+    bool ok() const { return !error_.has_value(); }
+    explicit operator bool() const { return ok(); }
+    const Error& error() const& { return *error_; }
+    Error&& error() && { return std::move(*error_); }
+
+private:
+    std::optional<Error> error_;
+};
+
+using Status = Result<void>;
+
+inline Status success() { return {}; }
+
+}  // namespace reliant

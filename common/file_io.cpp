@@ -1,0 +1,97 @@
+#include "common/file_io.h"
+
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/unique_fd.h"
+
+namespace reliant {
+namespace {
+
+Status write_all(int fd, std::string_view bytes) {
+    while (!bytes.empty()) {
+        const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return Error::from_errno("write failed");
+        }
+        bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return success();
+}
+
+// A name no other writer uses: ".<name>.tmp-<16 random hex digits>".
+Result<std::string> temporary_name(const std::string& base) {
+    unsigned char random[8];
+    if (getrandom(random, sizeof random, 0) != static_cast<ssize_t>(sizeof random))
+        return Error::from_errno("getrandom failed");
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string name = "." + base + ".tmp-";
+    for (const unsigned char byte : random) {
+        name += hex[byte >> 4];
+        name += hex[byte & 0xf];
+    }
+    return name;
+}
+
+}  // namespace
+
+Result<std::string> read_file(const std::filesystem::path& path, std::size_t max_bytes) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd) return Error::from_errno("cannot open " + path.string());
+    std::string content;
+    char chunk[65536];
+    for (;;) {
+        const ssize_t n = ::read(fd.get(), chunk, sizeof chunk);
+        if (n == 0) return content;
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return Error::from_errno("cannot read " + path.string());
+        }
+        if (content.size() + static_cast<std::size_t>(n) > max_bytes)
+            return Error(
+                path.string() + " is larger than the limit of " + std::to_string(max_bytes) + " bytes",
+                EFBIG);
+        content.append(chunk, static_cast<std::size_t>(n));
+    }
+}
+
+Status sync_directory(const std::filesystem::path& directory) {
+    UniqueFd fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) return Error::from_errno("cannot open directory " + directory.string());
+    if (::fsync(fd.get()) != 0) return Error::from_errno("cannot sync directory " + directory.string());
+    return success();
+}
+
+Status write_file_atomically(const std::filesystem::path& path, std::string_view bytes, mode_t mode) {
+    const std::filesystem::path directory = path.has_parent_path() ? path.parent_path() : ".";
+    const std::string base = path.filename().string();
+    if (base.empty() || base == "." || base == "..")
+        return Error("not a file path: " + path.string(), EINVAL);
+
+    UniqueFd dir(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) return Error::from_errno("cannot open directory " + directory.string());
+
+    auto temp = temporary_name(base);
+    if (!temp) return std::move(temp).error();
+    UniqueFd file(
+        ::openat(dir.get(), temp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!file) return Error::from_errno("cannot create a temporary file in " + directory.string());
+
+    auto fail = [&](Error error) -> Status {
+        ::unlinkat(dir.get(), temp->c_str(), 0);
+        return std::move(error).context("writing " + path.string());
+    };
+    if (auto written = write_all(file.get(), bytes); !written) return fail(std::move(written).error());
+    if (::fchmod(file.get(), mode) != 0) return fail(Error::from_errno("fchmod failed"));
+    if (::fsync(file.get()) != 0) return fail(Error::from_errno("fsync failed"));
+    if (::close(file.release()) != 0) return fail(Error::from_errno("close failed"));
+    if (::renameat(dir.get(), temp->c_str(), dir.get(), base.c_str()) != 0)
+        return fail(Error::from_errno("rename failed"));
+    if (::fsync(dir.get()) != 0) return Error::from_errno("cannot sync directory " + directory.string());
+    return success();
+}
+
+}  // namespace reliant

@@ -1,0 +1,28 @@
+// Reading files with a size bound, and writing them atomically and durably.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "common/error.h"
+
+namespace reliant {
+
+// Reads a whole file, failing with EFBIG when it is larger than `max_bytes`
+// (checked while reading, so a growing or special file cannot exhaust memory).
+Result<std::string> read_file(const std::filesystem::path& path, std::size_t max_bytes);
+
+// Replaces `path` with `bytes` so that a crash at any point leaves either the
+// old or the new content: a temporary file in the same directory, fsync,
+// rename over `path`, fsync of the directory. The temporary is removed on
+// failure. `mode` is applied exactly (not filtered by the umask).
+Status write_file_atomically(const std::filesystem::path& path, std::string_view bytes, mode_t mode = 0644);
+
+// fsync of a directory, making a rename or unlink inside it durable.
+Status sync_directory(const std::filesystem::path& directory);
+
+}  // namespace reliant

@@ -1,0 +1,72 @@
+#include "common/file_io.h"
+
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+
+#include "test_support.h"
+
+using reliant::read_file;
+using reliant::write_file_atomically;
+using reliant::testing::TempDir;
+
+namespace fs = std::filesystem;
+
+TEST_CASE("write_file_atomically creates and replaces a file, leaving no temporary") {
+    TempDir dir;
+    const auto target = dir / "qubes.xml";
+    REQUIRE(write_file_atomically(target, "first").ok());
+    CHECK(reliant::testing::slurp(target) == "first");
+    REQUIRE(write_file_atomically(target, "second, longer").ok());
+    CHECK(reliant::testing::slurp(target) == "second, longer");
+    int entries = 0;
+    for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir.path())) ++entries;
+    CHECK(entries == 1);
+}
+
+TEST_CASE("write_file_atomically applies the mode exactly") {
+    TempDir dir;
+    const auto target = dir / "report.json";
+    const mode_t old_umask = ::umask(077);
+    REQUIRE(write_file_atomically(target, "{}", 0644).ok());
+    ::umask(old_umask);
+    struct stat info {};
+    REQUIRE(::stat(target.c_str(), &info) == 0);
+    CHECK((info.st_mode & 07777) == 0644);
+}
+
+TEST_CASE("write_file_atomically fails cleanly without a directory") {
+    TempDir dir;
+    const auto status = write_file_atomically(dir / "missing" / "qubes.xml", "x");
+    REQUIRE_FALSE(status.ok());
+    CHECK(status.error().code() == ENOENT);
+    CHECK(status.error().message().find("missing") != std::string::npos);
+}
+
+TEST_CASE("write_file_atomically does not follow a planted temporary or replace a directory") {
+    TempDir dir;
+    fs::create_directory(dir / "sub");
+    const auto status = write_file_atomically(dir / "sub", "x");
+    CHECK_FALSE(status.ok());
+    CHECK(fs::is_directory(dir / "sub"));
+    int entries = 0;
+    for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir.path())) ++entries;
+    CHECK(entries == 1);  // the temporary was removed after the failed rename
+}
+
+TEST_CASE("read_file enforces its size limit") {
+    TempDir dir;
+    const auto path = dir / "big";
+    reliant::testing::spit(path, std::string(1000, 'a'));
+    const auto whole = read_file(path, 1000);
+    REQUIRE(whole.ok());
+    CHECK(whole->size() == 1000);
+    const auto refused = read_file(path, 999);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code() == EFBIG);
+}
+
+TEST_CASE("read_file stops an endless source at the limit") {
+    const auto refused = read_file("/dev/zero", 1 << 20);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code() == EFBIG);
+}

@@ -1,0 +1,112 @@
+#include "common/process.h"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <csignal>
+
+#include "common/secret_buffer.h"
+
+using reliant::ProcessOptions;
+using reliant::run_process;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::span<const std::byte> as_bytes(std::string_view text) { return std::as_bytes(std::span(text)); }
+
+}  // namespace
+
+TEST_CASE("captures stdout, stderr and the exit status") {
+    const auto result = run_process({"sh", "-c", "echo out; echo err >&2; exit 3"});
+    REQUIRE(result.ok());
+    CHECK(result->exited);
+    CHECK(result->exit_code == 3);
+    CHECK(result->out == "out\n");
+    CHECK(result->err == "err\n");
+    CHECK_FALSE(result->succeeded());
+    CHECK(result->describe() == "exited with status 3");
+}
+
+TEST_CASE("argv reaches the program verbatim, with no shell in between") {
+    const auto result = run_process({"printf", "%s|", "a b", "$HOME", "; rm -rf /", "`id`"});
+    REQUIRE(result.ok());
+    CHECK(result->succeeded());
+    CHECK(result->out == "a b|$HOME|; rm -rf /|`id`|");
+}
+
+TEST_CASE("stdin comes from a buffer, a secret one included") {
+    auto secret = reliant::SecretBuffer::create(64);
+    REQUIRE(secret.ok());
+    REQUIRE(secret->append(as_bytes("correct horse")));
+    ProcessOptions options;
+    options.input = secret->bytes();
+    const auto result = run_process({"cat"}, options);
+    REQUIRE(result.ok());
+    CHECK(result->out == "correct horse");
+}
+
+TEST_CASE("large input and output do not deadlock") {
+    const std::string big(3 << 20, 'z');
+    ProcessOptions options;
+    options.input = as_bytes(big);
+    options.max_output = 4 << 20;
+    const auto result = run_process({"cat"}, options);
+    REQUIRE(result.ok());
+    CHECK(result->succeeded());
+    CHECK(result->out.size() == big.size());
+}
+
+TEST_CASE("captured output is bounded") {
+    ProcessOptions options;
+    options.max_output = 1000;
+    const auto result = run_process({"head", "-c", "100000", "/dev/zero"}, options);
+    REQUIRE(result.ok());
+    CHECK(result->succeeded());
+    CHECK(result->out.size() == 1000);
+}
+
+TEST_CASE("a child that ignores its stdin does not kill us with SIGPIPE") {
+    const std::string big(1 << 20, 'q');
+    ProcessOptions options;
+    options.input = as_bytes(big);
+    const auto result = run_process({"true"}, options);
+    REQUIRE(result.ok());
+    CHECK(result->succeeded());
+}
+
+TEST_CASE("the environment is exactly what we pass") {
+    ProcessOptions options;
+    options.environment = {"ONLY=this"};
+    const auto result = run_process({"/usr/bin/env"}, options);
+    REQUIRE(result.ok());
+    CHECK(result->out == "ONLY=this\n");
+}
+
+TEST_CASE("a timeout kills the child and its descendants") {
+    ProcessOptions options;
+    options.timeout = 300ms;
+    const auto start = std::chrono::steady_clock::now();
+    // The grandchild keeps stdout open; it must die with the group.
+    const auto result = run_process({"sh", "-c", "sleep 30 & sleep 30"}, options);
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    REQUIRE(result.ok());
+    CHECK(result->timed_out);
+    CHECK_FALSE(result->succeeded());
+    CHECK(result->describe() == "timed out");
+    CHECK(elapsed < 10s);  // a bound, not a timing claim: without the kill this takes 30 s
+}
+
+TEST_CASE("a child killed by a signal is reported as such") {
+    const auto result = run_process({"sh", "-c", "kill -TERM $$"});
+    REQUIRE(result.ok());
+    CHECK_FALSE(result->exited);
+    CHECK(result->signal == SIGTERM);
+    CHECK(result->describe() == "killed by signal 15");
+}
+
+TEST_CASE("a missing program is an error, not a result") {
+    const auto result = run_process({"reliant-no-such-program"});
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.error().code() == ENOENT);
+}
