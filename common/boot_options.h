@@ -1,0 +1,36 @@
+// reliant's kernel command line options (rd.reliant.*), parsed once and shared
+// by every tool in the boot path. docs/cmdline.md documents each option.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "common/kernel_cmdline.h"
+
+namespace reliant {
+
+enum class BootMode { normal, maintenance };
+
+struct BootOptions {
+    bool enabled = false;              // rd.reliant=1
+    BootMode mode = BootMode::normal;  // rd.reliant.mode=normal|maintenance
+    std::string device;                // rd.reliant.device= path, UUID=, PARTUUID=, LABEL=
+    unsigned tries = 3;                // rd.reliant.tries= 1..100
+    unsigned timeout_seconds = 0;      // rd.reliant.timeout= prompt timeout, 0 = none
+    bool fsck = false;                 // rd.reliant.fsck=1
+    std::optional<unsigned> dvl;       // rd.reliant.dvl=N: open at most up to volume N
+    bool discard = false;              // rd.reliant.discard=1: mount volumes with discard
+    std::string overlay_size;          // rd.reliant.overlay.size= "25%" or "4G"; empty = default
+
+    // rd.reliant.* keys this version does not know; reported, never fatal,
+    // so that a newer command line still boots an older initramfs.
+    std::vector<std::string> unknown_keys;
+};
+
+// Fails with a message naming the option when a value is malformed.
+Result<BootOptions> parse_boot_options(const KernelCmdline& cmdline);
+
+}  // namespace reliant
