@@ -36,6 +36,13 @@ struct Rig {
             return FakeRunner::exit_with(code);
         };
     }
+
+    std::vector<Volume> open_three() {
+        plays({"sflc_0_0", "sflc_0_1", "sflc_0_2"});
+        auto outcome = glue.open(device, passphrase);
+        REQUIRE(outcome.ok());
+        return outcome->volumes;
+    }
 };
 
 std::vector<std::string> names_of(const std::vector<Volume>& volumes) {
@@ -151,10 +158,7 @@ TEST_CASE("volumes already open on the device are refused before running anythin
 
 TEST_CASE("close unmounts each volume before removing it, highest index first") {
     Rig rig;
-    rig.plays({"sflc_0_0", "sflc_0_1", "sflc_0_2"});
-    auto outcome = rig.glue.open(rig.device, rig.passphrase);
-    REQUIRE(outcome.ok());
-    const auto& volumes = outcome->volumes;
+    const auto volumes = rig.open_three();
     rig.mounts.mounts[volumes[0].number] = {"/run/shufflecake/sflc_0_0"};
     rig.mounts.mounts[volumes[2].number] = {"/run/shufflecake/sflc_0_2", "/mnt/again"};
     REQUIRE(rig.glue.close(volumes).ok());
@@ -165,10 +169,7 @@ TEST_CASE("close unmounts each volume before removing it, highest index first") 
 
 TEST_CASE("close goes on after a failure and reports the first one") {
     Rig rig;
-    rig.plays({"sflc_0_0", "sflc_0_1", "sflc_0_2"});
-    auto outcome = rig.glue.open(rig.device, rig.passphrase);
-    REQUIRE(outcome.ok());
-    const auto& volumes = outcome->volumes;
+    const auto volumes = rig.open_three();
     rig.mounts.mounts[volumes[1].number] = {"/run/shufflecake/sflc_0_1"};
     rig.mounts.refuse.insert("/run/shufflecake/sflc_0_1");
     rig.dm.refuse_remove.insert("sflc_0_0");
