@@ -38,13 +38,16 @@ def run(argv, **kwargs):
 
 def current_kernel_package():
     """linux-image-<abi>-amd64 that linux-image-amd64 depends on today."""
-    out = subprocess.run(["apt-cache", "depends", "linux-image-amd64"], check=True,
-                         capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        match = re.match(r"\s*Depends:\s*(linux-image-\S+-amd64)\s*$", line)
-        if match:
-            return match.group(1)
-    sys.exit("e2e: cannot tell which kernel linux-image-amd64 depends on (apt-get update?)")
+    for attempt in range(2):
+        out = subprocess.run(["apt-cache", "depends", "linux-image-amd64"],
+                             capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            match = re.match(r"\s*Depends:\s*(linux-image-\S+-amd64)\s*$", line)
+            if match:
+                return match.group(1)
+        if attempt == 0:  # no package lists yet on this machine
+            run(["apt-get", "update", "-qq"])
+    sys.exit("e2e: cannot tell which kernel linux-image-amd64 depends on")
 
 
 def fetch_kernel(cache: Path):
@@ -67,6 +70,9 @@ def fetch_kernel(cache: Path):
         run(["depmod", "-b", str(root), kver])
         shutil.rmtree(download)
         stamp.write_text(package + "\n")
+        for old in cache.glob("linux-image-*-amd64"):  # 400 MB each: keep only today's
+            if old != root:
+                shutil.rmtree(old, ignore_errors=True)
     return kver, root
 
 
