@@ -381,8 +381,8 @@ private:
                                      (v->truthy() ? "true" : "false"));
         const bool snap = config.truthy("snap_on_start");
         const bool save = config.truthy("save_on_stop");
-        if (pool.driver == "linux-kernel") return ok && kernel_init(config, where, line);
-        if (snap && save) {
+        if (pool.driver == "linux-kernel" && !kernel_init(config, where, line)) return false;
+        if (snap && save && pool.driver != "linux-kernel") {
             if (pool.driver == "file") {
                 context_.error("V37", line,
                                where + ": the file driver does not support snap_on_start with save_on_stop");
@@ -396,7 +396,8 @@ private:
             config.set("revisions_to_keep",
                        pool.revisions_to_keep ? Value::from_xml(*pool.revisions_to_keep) : Value::integer(0));
         volume.vid = vid_of(qube, pool, config);
-        return ok && volume_init(pool, config, volume, where, line);
+        if (!ok || !volume_init(pool, config, volume, where, line)) return false;
+        return pool.driver != "linux-kernel" || kernel_volume_checks(config, where, line);
     }
 
     std::string vid_of(const Qube& qube, const LoadedPool& pool, const VolumeConfig& config) const {
@@ -443,6 +444,7 @@ private:
         return true;
     }
 
+    // LinuxKernel.init_volume, before the volume is built.
     bool kernel_init(VolumeConfig& config, const std::string& where, int line) {
         const Value* rw = config.find("rw");
         if (!rw || rw->truthy()) {
@@ -455,11 +457,16 @@ private:
             context_.error("V37", line, where + ": kernel volumes do not support save_on_stop");
             return false;
         }
-        if (const Value* revisions = config.find("revisions_to_keep");
-            revisions && revisions->as_int() != 0) {
+        return true;
+    }
+
+    // LinuxModules' assertions, after Volume.__init__.
+    bool kernel_volume_checks(const VolumeConfig& config, const std::string& where, int line) {
+        if (config.find("revisions_to_keep")->as_int() != 0) {
             context_.error("V37", line, where + ": kernel volumes keep 0 revisions");
             return false;
         }
+        const Value* rw = config.find("rw");
         if (!(rw->kind == Value::Kind::boolean && !rw->flag)) {
             context_.error("V37", line, where + ": kernel volume rw must be exactly False");
             return false;
