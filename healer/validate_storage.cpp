@@ -421,6 +421,19 @@ private:
     // Volume.__init__ and the driver's volume class.
     bool volume_init(const LoadedPool& pool, const VolumeConfig& config, const InitializedVolume& volume,
                      const Where& where, int line) {
+        // "True"/"False" become Python bools; the lvm and reflink volume
+        // classes build paths from the vid and fail on one.
+        if (const Value* vid = config.find("vid"); vid && vid->kind == Value::Kind::boolean) {
+            const bool builds_paths = pool.driver == "file-reflink" ||
+                                      (pool.driver == "lvm_thin" &&
+                                       (config.truthy("snap_on_start") || config.truthy("save_on_stop")));
+            if (builds_paths) {
+                context_.error("V36", line,
+                               where.text() + ": vid " + (vid->flag ? "True" : "False") +
+                                   " is read as a boolean, not a volume id");
+                return false;
+            }
+        }
         const bool snap = config.truthy("snap_on_start");
         if (snap && !volume.has_source) {
             context_.error("V34", line, where.text() + " has snap_on_start but no source");

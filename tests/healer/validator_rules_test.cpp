@@ -540,6 +540,12 @@ TEST_CASE("V36 volume ids") {
                    "V36");
 }
 
+TEST_CASE("V36 a vid spelled True/False is a boolean to qubesd (found by differential testing)") {
+    expect_error(replace(valid_system, work_root,
+                         replace(work_root, "vid=\"qubes_dom0/vm-work-root\"", "vid=\"False\"")),
+                 "V36");
+}
+
 TEST_CASE("V37 driver limits") {
     expect_warning(replace(valid_system, work_root,
                            replace(work_root, "save_on_stop=\"False\"", "save_on_stop=\"True\"")),
