@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+
+#include <algorithm>
 #include <unistd.h>
 
 #include "common/unique_fd.h"
@@ -56,6 +58,22 @@ Result<std::string> read_file(const std::filesystem::path& path, std::size_t max
                 EFBIG);
         content.append(chunk, static_cast<std::size_t>(n));
     }
+}
+
+int remove_stale_temporaries(const std::filesystem::path& path) {
+    const std::filesystem::path directory = path.has_parent_path() ? path.parent_path() : ".";
+    const std::string prefix = "." + path.filename().string() + ".tmp-";
+    int removed = 0;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(directory, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.size() != prefix.size() + 16 || !name.starts_with(prefix)) continue;
+        if (!std::all_of(name.begin() + static_cast<std::ptrdiff_t>(prefix.size()), name.end(),
+                         [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); }))
+            continue;
+        if (::unlinkat(AT_FDCWD, entry.path().c_str(), 0) == 0) ++removed;
+    }
+    return removed;
 }
 
 Status sync_directory(const std::filesystem::path& directory) {

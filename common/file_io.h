@@ -22,6 +22,11 @@ Result<std::string> read_file(const std::filesystem::path& path, std::size_t max
 // failure. `mode` is applied exactly (not filtered by the umask).
 Status write_file_atomically(const std::filesystem::path& path, std::string_view bytes, mode_t mode = 0644);
 
+// Removes the temporaries write_file_atomically(path) left behind when a
+// process was killed mid-write (".<name>.tmp-<16 hex digits>" beside it).
+// Best effort: returns how many were removed.
+int remove_stale_temporaries(const std::filesystem::path& path);
+
 // fsync of a directory, making a rename or unlink inside it durable.
 Status sync_directory(const std::filesystem::path& directory);
 

@@ -71,6 +71,7 @@ int run_split(const std::vector<std::string>& words) {
     std::size_t written = 0;
     for (const Shard& shard : result.shards) {
         const auto path = std::filesystem::path(*shard_root) / shard.volume.name() / shard_file_name;
+        remove_stale_temporaries(path);  // from a split killed earlier
         if (auto ok = write_file_atomically(path, serialize_shard(shard), 0600); ok) {
             ++written;
         } else {
@@ -79,6 +80,7 @@ int run_split(const std::vector<std::string>& words) {
         }
     }
     if (result.base) {
+        remove_stale_temporaries(*base_out);
         if (auto ok = write_file_atomically(*base_out, serialize(*result.base), 0660); !ok) {
             std::cerr << "reliant-healer split: " << ok.error().describe() << '\n';
             status = 1;

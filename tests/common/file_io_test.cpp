@@ -70,3 +70,17 @@ TEST_CASE("read_file stops an endless source at the limit") {
     REQUIRE_FALSE(refused.ok());
     CHECK(refused.error().code() == EFBIG);
 }
+
+TEST_CASE("remove_stale_temporaries removes only the file's own leftovers") {
+    TempDir dir;
+    const auto target = dir / "qubes.xml";
+    reliant::testing::spit(dir / ".qubes.xml.tmp-0123456789abcdef", "torn");
+    reliant::testing::spit(dir / ".qubes.xml.tmp-short", "other");
+    reliant::testing::spit(dir / ".other.xml.tmp-0123456789abcdef", "other");
+    reliant::testing::spit(target, "kept");
+    CHECK(reliant::remove_stale_temporaries(target) == 1);
+    CHECK_FALSE(fs::exists(dir / ".qubes.xml.tmp-0123456789abcdef"));
+    CHECK(fs::exists(dir / ".qubes.xml.tmp-short"));
+    CHECK(fs::exists(dir / ".other.xml.tmp-0123456789abcdef"));
+    CHECK(reliant::testing::slurp(target) == "kept");
+}

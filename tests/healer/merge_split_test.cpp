@@ -1,0 +1,459 @@
+// Merge and split, rule by rule (docs/shards.md), on the small fixture:
+// base templates debian-12-xfce, fedora-41-xfce, ...; volume sflc_0_1 holds
+// sys-vpn, scratch, dvm-hidden, kicksecure-17, intake, disp-fieldwork;
+// sflc_0_2 holds sys-proton and press.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "healer/references.h"
+#include "healer/shard.h"
+#include "shard_test_support.h"
+
+using namespace reliant::healer;
+using namespace reliant::healer::testing;
+
+namespace {
+
+const std::string small_fixture = reliant::testing::shared_dir() + "/fixtures/system-small.xml";
+const std::string large_fixture = reliant::testing::shared_dir() + "/fixtures/system-large.xml";
+
+const std::set<std::string> hidden_v1 = {"sys-vpn",       "scratch", "dvm-hidden",
+                                         "kicksecure-17", "intake",  "disp-fieldwork"};
+const std::set<std::string> hidden_v2 = {"sys-proton", "press"};
+
+MergeResult merge_all(const System& system, MergeOptions options = merge_options()) {
+    return merge(system.base, system.all(), options);
+}
+
+System small_system() { return split_system(parse_file(small_fixture)); }
+
+// Edits one shard's file text.
+void edit_shard(System& system, const VolumeId& volume, const std::string& from, const std::string& to) {
+    std::string& text = system.shards.at(volume);
+    const auto at = text.find(from);
+    REQUIRE_MESSAGE(at != std::string::npos, "not in the shard: " << from);
+    text.replace(at, from.size(), to);
+}
+
+// Edits the base through its serialized form.
+void edit_base(System& system, const std::string& from, const std::string& to) {
+    std::string text = serialize(system.base);
+    REQUIRE_MESSAGE(text.find(from) != std::string::npos, "not in the base: " << from);
+    system.base = parse(replace_all(text, from, to));
+}
+
+const Change* change_for(const ShardOutcome& outcome, const std::string& qube, const std::string& field) {
+    for (const Change& change : outcome.changes)
+        if (change.qube == qube && change.field == field) return &change;
+    return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("round trip: split then merge gives back the input, byte for byte") {
+    for (const std::string& path : {small_fixture, large_fixture}) {
+        CAPTURE(path);
+        const std::string original = reliant::testing::slurp(path);
+        const System system = split_system(parse(original));
+        const MergeResult merged = merge_all(system);
+        REQUIRE(merged.merged);
+        CHECK(merged.report.count("frozen") == 0);
+        CHECK(serialize(*merged.merged) == original);
+    }
+}
+
+TEST_CASE("idempotent: merging twice and splitting the merged output again change nothing") {
+    const System system = small_system();
+    const MergeResult first = merge_all(system);
+    const MergeResult second = merge_all(system);
+    REQUIRE(first.merged);
+    REQUIRE(second.merged);
+    CHECK(serialize(*first.merged) == serialize(*second.merged));
+    const System again = split_system(*first.merged);
+    CHECK(serialize(again.base) == serialize(system.base));
+    CHECK(again.shards == system.shards);
+}
+
+TEST_CASE("split: shards carry their pools, labels, qubes, qid range and references with uuids") {
+    const System system = small_system();
+    REQUIRE(system.shards.size() == 2);
+    const ShardRead read = read_shard(system.shards.at(v2), v2);
+    REQUIRE(read.shard);
+    const Shard& shard = *read.shard;
+    CHECK(shard.qid_range == QidRange{3072, 3583});
+    CHECK(qube_names(shard.content) == hidden_v2);
+    REQUIRE(shard.content.pools.size() == 1);
+    CHECK(*shard.content.pools[0].name() == "sflc_0_2");
+    std::set<std::string> referenced;
+    for (const auto& reference : shard.references) referenced.insert(reference.name);
+    CHECK(referenced == std::set<std::string>{"debian-12-xfce", "sys-firewall"});
+    CHECK(shard.content.properties.empty());
+}
+
+TEST_CASE("split: the base names no hidden qube, pool or volume and loads on its own") {
+    const System system = small_system();
+    const std::string base = serialize(system.base);
+    for (const auto& name : hidden_v1) CHECK_MESSAGE(base.find(">" + name + "<") == std::string::npos, name);
+    for (const auto& name : hidden_v2) CHECK_MESSAGE(base.find(">" + name + "<") == std::string::npos, name);
+    CHECK(base.find("sflc_") == std::string::npos);
+    CHECK(loads(system.base));
+}
+
+TEST_CASE("duress: the base alone, or with the decoy volume only, loads and shows nothing hidden") {
+    const System system = small_system();
+    const MergeResult decoy = merge(system.base, {}, merge_options());
+    REQUIRE(decoy.merged);
+    CHECK(loads(*decoy.merged));
+    CHECK(qube_names(*decoy.merged) == qube_names(system.base));
+    const MergeResult lower = merge(system.base, system.inputs({v1}), merge_options());
+    REQUIRE(lower.merged);
+    const std::string bytes = serialize(*lower.merged);
+    for (const auto& name : hidden_v2) CHECK(bytes.find(name) == std::string::npos);
+    CHECK(bytes.find("sflc_0_2") == std::string::npos);
+}
+
+TEST_CASE("split: base references into a volume are reported and replaced by defaults") {
+    Document whole = parse_file(small_fixture);
+    Domain* work = whole.domain("work");
+    REQUIRE(work);
+    work->set_property("netvm", "sys-vpn");
+    work->set_property("default_dispvm", "dvm-hidden");
+    work->tags.push_back(Tag{"created-by-intake", 0});
+    whole.properties.push_back(Property{"default_netvm", "sys-vpn", std::nullopt, 0});
+    // Keep the first default_netvm out of the way: the last one wins.
+    const SplitResult result = split(whole, {}, std::nullopt, split_options());
+    REQUIRE(result.base);
+    const Domain* base_work = result.base->domain("work");
+    REQUIRE(base_work);
+    CHECK_FALSE(base_work->property("netvm"));
+    CHECK_FALSE(base_work->property("default_dispvm"));
+    CHECK(std::none_of(base_work->tags.begin(), base_work->tags.end(),
+                       [](const Tag& t) { return t.name == "created-by-intake"; }));
+    CHECK(result.base->value("default_netvm") != std::optional<std::string>("sys-vpn"));
+    CHECK(serialize(*result.base).find("sys-vpn") == std::string::npos);
+    CHECK(loads(*result.base));
+    CHECK(result.report.base_changes.size() >= 4);
+}
+
+TEST_CASE("split: a reference to a higher volume is confined; to a lower one it is kept") {
+    Document whole = parse_file(small_fixture);
+    whole.domain("scratch")->set_property("netvm", "sys-proton");  // v1 -> v2: not always open together
+    whole.domain("press")->set_property("default_dispvm", "dvm-hidden");  // v2 -> v1: fine
+    const SplitResult result = split(whole, {}, std::nullopt, split_options());
+    REQUIRE(result.shards.size() == 2);
+    const Domain* scratch = nullptr;
+    const Domain* press = nullptr;
+    for (const Shard& shard : result.shards) {
+        if (!scratch) scratch = shard.content.domain("scratch");
+        if (!press) press = shard.content.domain("press");
+    }
+    REQUIRE(scratch);
+    REQUIRE(press);
+    CHECK_FALSE(scratch->property("netvm"));
+    CHECK(press->value("default_dispvm") == "dvm-hidden");
+}
+
+TEST_CASE("precedence: a name the base has freezes the shard; among shards the lower volume wins") {
+    System system = small_system();
+    edit_shard(system, v2, "<property name=\"name\">press</property>",
+               "<property name=\"name\">work</property>");
+    MergeResult result = merge_all(system);
+    REQUIRE(result.merged);
+    CHECK(outcome_of(result.report, "sflc_0_2")->status == "frozen");
+    CHECK(outcome_of(result.report, "sflc_0_1")->status == "merged");
+
+    System clash = small_system();
+    edit_shard(clash, v2, "<property name=\"name\">press</property>",
+               "<property name=\"name\">intake</property>");
+    result = merge_all(clash);
+    CHECK(outcome_of(result.report, "sflc_0_1")->status == "merged");
+    CHECK(outcome_of(result.report, "sflc_0_2")->status == "frozen");
+    CHECK(loads(*result.merged));
+}
+
+TEST_CASE("qids: a collision moves the shard's qube into its range, and the report names the new IP") {
+    System system = small_system();
+    edit_shard(system, v2, "<property name=\"qid\">21</property>",
+               "<property name=\"qid\">11</property>");  // work's
+    const MergeResult result = merge_all(system);
+    REQUIRE(result.merged);
+    const Domain* press = result.merged->domain("press");
+    REQUIRE(press);
+    CHECK(press->value("qid") == "3072");
+    CHECK(press->id == "domain-3072");
+    CHECK(result.merged->domain("work")->value("qid") == "11");
+    const Change* change = change_for(*outcome_of(result.report, "sflc_0_2"), "press", "qid");
+    REQUIRE(change);
+    CHECK(change->note == "IP 10.137.0.11 -> 10.137.12.24");
+    CHECK(loads(*result.merged));
+}
+
+TEST_CASE("dispids: a collision gets a new dispid in the shard's range") {
+    System system = small_system();
+    edit_shard(system, v1, "<property name=\"dispid\">6725</property>",
+               "<property name=\"dispid\">4414</property>");  // sys-usb's
+    const MergeResult result = merge_all(system);
+    REQUIRE(result.merged);
+    CHECK(result.merged->domain("disp-fieldwork")->value("dispid") == "2560");
+    CHECK(result.merged->domain("sys-usb")->value("dispid") == "4414");
+    CHECK(change_for(*outcome_of(result.report, "sflc_0_1"), "disp-fieldwork", "dispid"));
+}
+
+TEST_CASE("fix (1): a base template renamed in maintenance mode is followed by uuid") {
+    System system = small_system();
+    edit_base(system, ">debian-12-xfce<", ">debian-12-minimal<");
+    const MergeResult result = merge_all(system);
+    REQUIRE(result.merged);
+    CHECK(result.report.count("frozen") == 0);
+    for (const char* qube : {"sys-vpn", "dvm-hidden", "press", "sys-proton"}) {
+        CAPTURE(qube);
+        const Domain* domain = result.merged->domain(qube);
+        REQUIRE(domain);
+        CHECK(domain->value("template") == "debian-12-minimal");
+        CHECK_FALSE(domain->feature("prohibit-start"));  // a rename is safe: nothing to review
+    }
+    CHECK(change_for(*outcome_of(result.report, "sflc_0_2"), "press", "template")->kind ==
+          "renamed-reference");
+    CHECK(loads(*result.merged));
+}
+
+TEST_CASE("fix (2): a missing template becomes the newest of its family, with prohibit-start") {
+    System system = small_system();
+    // fedora-41-xfce is replaced by a new template, fedora-42-xfce (another uuid, other volumes).
+    edit_base(system, "fedora-41-xfce", "fedora-42-xfce");
+    const std::string base = serialize(system.base);
+    const Domain* fedora = system.base.domain("fedora-42-xfce");
+    REQUIRE(fedora);
+    const std::string old_uuid = *fedora->value("uuid");
+    system.base = parse(replace_all(base, old_uuid, "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"));
+    const MergeResult result = merge_all(system);
+    REQUIRE(result.merged);
+    const Domain* scratch = result.merged->domain("scratch");
+    REQUIRE(scratch);
+    CHECK(scratch->value("template") == "fedora-42-xfce");
+    REQUIRE(scratch->feature("prohibit-start"));
+    CHECK(scratch->feature("prohibit-start")->value.find("fedora-41-xfce") != std::string::npos);
+    const Volume* root = nullptr;
+    for (const Volume& volume : *scratch->volume_config)
+        if (*volume.name() == "root") root = &volume;
+    REQUIRE(root);
+    CHECK(*root->attributes.get("source") == "qubes_dom0/vm-fedora-42-xfce-root");
+    CHECK(loads(*result.merged));
+}
+
+TEST_CASE("fix (2): a missing netvm becomes none, never another netvm; other references the default") {
+    System system = small_system();
+    edit_shard(system, v2, "<property name=\"netvm\">sys-firewall</property>",
+               "<property name=\"netvm\">sys-tor</property>");
+    edit_shard(system, v1, "<property name=\"default_dispvm\">dvm-hidden</property>",
+               "<property name=\"default_dispvm\">dvm-gone</property>");
+    const MergeResult result = merge_all(system);
+    REQUIRE(result.merged);
+    const Domain* proton = result.merged->domain("sys-proton");
+    REQUIRE(proton->property("netvm"));
+    CHECK_FALSE(proton->property("netvm")->value());  // empty: None
+    CHECK(proton->feature("prohibit-start"));
+    const Domain* intake = result.merged->domain("intake");
+    CHECK_FALSE(intake->property("default_dispvm"));  // absent: the default
+    CHECK(intake->feature("prohibit-start"));
+    CHECK(loads(*result.merged));
+}
+
+TEST_CASE("fix policy none, or no safe fix, freezes the shard") {
+    System system = small_system();
+    edit_shard(system, v2, "<property name=\"netvm\">sys-firewall</property>",
+               "<property name=\"netvm\">sys-tor</property>");
+    MergeOptions none = merge_options();
+    none.fixes = FixPolicy{false, false};
+    MergeResult result = merge_all(system, none);
+    CHECK(outcome_of(result.report, "sflc_0_2")->status == "frozen");
+    CHECK(result.merged->domain("press") == nullptr);
+
+    System orphan = small_system();
+    edit_shard(orphan, v1, "<property name=\"template\">kicksecure-17</property>",
+               "<property name=\"template\">nixos</property>");
+    edit_shard(orphan, v1, "<property name=\"name\">kicksecure-17</property>",
+               "<property name=\"name\">kicksecure-18</property>");
+    result = merge_all(orphan);
+    CHECK(outcome_of(result.report, "sflc_0_1")->status == "frozen");
+    CHECK(loads(*result.merged));
+}
+
+TEST_CASE("hostile shards are frozen whole, with reasons") {
+    const std::vector<std::pair<std::string, std::pair<std::string, std::string>>> cases = {
+        {"garbage", {"<qubes-shard", "<qubes-shard\""}},
+        {"version", {"version=\"1\"", "version=\"9\""}},
+        {"volume attribute", {"volume=\"sflc_0_2\"", "volume=\"sflc_0_1\""}},
+        {"qid range", {"first=\"3072\"", "first=\"1\""}},
+        {"pool outside its volume",
+         {"dir_path=\"/run/shufflecake/sflc_0_2/pool\"", "dir_path=\"/var/lib/qubes\""}},
+        {"pool escaping its volume",
+         {"dir_path=\"/run/shufflecake/sflc_0_2/pool\"",
+          "dir_path=\"/run/shufflecake/sflc_0_2/../sflc_0_1/pool\""}},
+        {"pool name taken", {"<pool name=\"sflc_0_2\"", "<pool name=\"vm-pool\""}},
+        {"global properties",
+         {"<domains>",
+          "<properties><property name=\"default_netvm\">press</property></properties><domains>"}},
+        {"claims dom0", {"class=\"AppVM\"", "class=\"AdminVM\""}},
+        {"claims a base uuid",
+         {"1badb4f5-13b4-4a39-81da-01354f468977", "94b2b8fd-a02f-44a6-b95b-929e9a9a80fd"}},
+        {"DOCTYPE", {"<qubes-shard", "<!DOCTYPE x [<!ENTITY e \"x\">]><qubes-shard"}},
+    };
+    for (const auto& [name, edit] : cases) {
+        CAPTURE(name);
+        System system = small_system();
+        edit_shard(system, v2, edit.first, edit.second);
+        const MergeResult result = merge_all(system);
+        REQUIRE(result.merged);
+        const ShardOutcome* outcome = outcome_of(result.report, "sflc_0_2");
+        REQUIRE(outcome);
+        CHECK(outcome->status == "frozen");
+        CHECK_FALSE(outcome->reasons.empty());
+        CHECK(outcome_of(result.report, "sflc_0_1")->status == "merged");
+        CHECK(result.merged->domain("press") == nullptr);
+        CHECK(loads(*result.merged));
+    }
+}
+
+TEST_CASE("a shard that passes every claim but breaks qubesd's rules is found and frozen") {
+    System system = small_system();
+    edit_shard(system, v2, "<property name=\"label\">green</property>",
+               "<property name=\"label\">magenta</property>");
+    const MergeResult result = merge_all(system);
+    REQUIRE(result.merged);
+    const ShardOutcome* outcome = outcome_of(result.report, "sflc_0_2");
+    CHECK(outcome->status == "frozen");
+    REQUIRE_FALSE(outcome->reasons.empty());
+    CHECK(outcome->reasons.front().find("V5") == 0);
+    CHECK(outcome_of(result.report, "sflc_0_1")->status == "merged");
+    CHECK(loads(*result.merged));
+}
+
+TEST_CASE("an invalid base gives no output at all") {
+    System system = small_system();
+    edit_base(system, "<property name=\"default_pool\">vm-pool</property>",
+              "<property name=\"default_pool\">nowhere</property>");
+    const MergeResult result = merge_all(system);
+    CHECK_FALSE(result.merged);
+    CHECK_FALSE(result.report.base_problems.empty());
+}
+
+TEST_CASE("labels unify by name; a new custom label gets a free index") {
+    System system = small_system();
+    edit_shard(system, v2, "<label id=\"label-7\" color=\"0x75507b\">purple</label>",
+               "<label id=\"label-7\" color=\"0x75507b\">purple</label><label id=\"label-9\" "
+               "color=\"0x123456\">secret</label>");
+    edit_shard(system, v2, "<property name=\"label\">green</property>",
+               "<property name=\"label\">secret</property>");
+    const MergeResult result = merge_all(system);
+    REQUIRE(result.merged);
+    CHECK(outcome_of(result.report, "sflc_0_2")->status == "merged");
+    CHECK(loads(*result.merged));
+    CHECK(serialize(*result.merged).find("color=\"0x123456\">secret</label>") != std::string::npos);
+    // ...and the base never keeps a label only hidden qubes use.
+    const System again = split_system(*result.merged);
+    CHECK(serialize(again.base).find("secret") == std::string::npos);
+}
+
+TEST_CASE("split moves qubes created this session into their volume's range") {
+    System system = small_system();
+    MergeResult merged = merge_all(system);
+    REQUIRE(merged.merged);
+    // qubesd created "notes" on sflc_0_2 with the lowest free qid.
+    Document session = *merged.merged;
+    Domain notes = *session.domain("press");
+    notes.set_property("name", "notes");
+    notes.set_property("qid", "16");
+    notes.set_property("uuid", "12345678-1234-4234-8234-123456789abc");
+    notes.id = "domain-16";
+    for (Volume& volume : *notes.volume_config)
+        if (const std::string* vid = volume.attributes.get("vid");
+            vid && vid->find("press") != std::string::npos)
+            volume.attributes.set("vid", replace_all(*vid, "press", "notes"));
+    session.domains.push_back(notes);
+    std::vector<ExistingShard> existing;
+    for (const auto& [volume, bytes] : system.shards) {
+        ShardRead read = read_shard(bytes, volume);
+        existing.push_back({volume, true, std::move(read.shard), {}});
+    }
+    BootMerge boot{{v1, v2}, {}};
+    // qid 16 is taken by dvm-hidden: give notes one that is free.
+    session.domain("notes")->set_property("qid", "22");
+    const SplitResult result = split(session, existing, boot, split_options());
+    REQUIRE(result.base);
+    const Shard* shard2 = nullptr;
+    for (const Shard& shard : result.shards)
+        if (shard.volume == v2) shard2 = &shard;
+    REQUIRE(shard2);
+    CHECK(shard2->content.domain("notes")->value("qid") == "3072");
+    CHECK(shard2->content.domain("press")->value("qid") == "21");  // it existed before: it keeps its qid
+    CHECK(change_for(*outcome_of(result.report, "sflc_0_2"), "notes", "qid"));
+}
+
+TEST_CASE("split never overwrites a shard that was not merged at boot") {
+    const System system = small_system();
+    const MergeResult merged = merge(system.base, system.inputs({v1}), merge_options());
+    REQUIRE(merged.merged);
+    std::vector<ExistingShard> existing;
+    for (const auto& [volume, bytes] : system.shards)
+        existing.push_back({volume, true, read_shard(bytes, volume).shard, {}});
+
+    // Frozen at boot, per the merge report.
+    SplitResult result = split(*merged.merged, existing, BootMerge{{v1}, {v2}}, split_options());
+    CHECK(outcome_of(result.report, "sflc_0_2") == nullptr);  // no pools of it in the session: not considered
+    for (const Shard& shard : result.shards) CHECK(shard.volume != v2);
+
+    // An unreadable shard file is never replaced.
+    Document with_pool = *merged.merged;
+    with_pool.pools.push_back(Pool{{}, 0});
+    with_pool.pools.back().attributes.set("name", "sflc_0_2");
+    with_pool.pools.back().attributes.set("dir_path", "/run/shufflecake/sflc_0_2/pool");
+    with_pool.pools.back().attributes.set("driver", "file-reflink");
+    std::vector<ExistingShard> broken = existing;
+    broken[1].shard.reset();
+    broken[1].problems = {"not loadable XML"};
+    result = split(with_pool, broken, std::nullopt, split_options());
+    CHECK(outcome_of(result.report, "sflc_0_2")->status == "error");
+    CHECK_FALSE(result.complete);
+
+    // A readable shard with pools the session did not have (not merged at boot) is not replaced either.
+    std::vector<ExistingShard> renamed_pool = existing;
+    renamed_pool[1].shard->content.pools[0].attributes.set("name", "sflc_0_2_old");
+    result = split(with_pool, renamed_pool, std::nullopt, split_options());
+    CHECK(outcome_of(result.report, "sflc_0_2")->status == "error");
+}
+
+TEST_CASE("split of a volume merged at boot whose pools were all removed writes an empty shard") {
+    const System system = small_system();
+    MergeResult merged = merge_all(system);
+    REQUIRE(merged.merged);
+    Document session = *merged.merged;
+    std::erase_if(session.domains,
+                  [](const Domain& d) { return hidden_v2.contains(d.qube_name().value_or("")); });
+    std::erase_if(session.pools, [](const Pool& p) { return *p.name() == "sflc_0_2"; });
+    const SplitResult result = split(session, {}, BootMerge{{v1, v2}, {}}, split_options());
+    const Shard* shard2 = nullptr;
+    for (const Shard& shard : result.shards)
+        if (shard.volume == v2) shard2 = &shard;
+    REQUIRE(shard2);
+    CHECK(shard2->content.domains.empty());
+    CHECK(shard2->content.pools.empty());
+}
+
+TEST_CASE("references: soft references name qubes in tags, features and device backends") {
+    Domain domain;
+    domain.klass = "AppVM";
+    domain.tags = {Tag{"created-by-vault", 0}, Tag{"guivm-dom0", 0}, Tag{"plain", 0}};
+    domain.features = {Feature{"preload-dispvm", "disp1 disp2", 0}};
+    domain.devices = {DeviceGroup{"block", {Device{}}, 0}};
+    domain.devices[0].devices[0].attributes.set("backend-domain", "sys-usb");
+    const auto references = soft_references(domain);
+    CHECK(references.size() == 5);
+    CHECK(remove_soft_references(domain, "disp1") == 1);
+    CHECK(domain.feature("preload-dispvm")->value == "disp2");
+    CHECK(remove_soft_references(domain, "sys-usb") == 1);
+    CHECK(domain.devices[0].devices.empty());
+    CHECK(remove_soft_references(domain, "vault") == 1);
+    CHECK(domain.tags.size() == 2);
+}
