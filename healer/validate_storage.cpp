@@ -20,10 +20,10 @@ namespace {
 struct Value {
     enum class Kind { none, boolean, text, number } kind = Kind::none;
     bool flag = false;
-    std::string text;
+    std::string_view text;  // into the document, which outlives the validation
     long long number = 0;
 
-    static Value from_xml(const std::string& s) {
+    static Value from_xml(std::string_view s) {
         if (s == "True" || s == "False") return {Kind::boolean, s == "True", {}, 0};
         return {Kind::text, false, s, 0};
     }
@@ -74,7 +74,7 @@ public:
                 v = std::move(value);
                 return;
             }
-        items_.emplace_back(std::string(key), std::move(value));
+        items_.emplace_back(key, std::move(value));
     }
     void erase(std::string_view key) {
         std::erase_if(items_, [&](const auto& item) { return item.first == key; });
@@ -83,16 +83,19 @@ public:
         const Value* v = find(key);
         return v && v->truthy();
     }
-    const std::vector<std::pair<std::string, Value>>& items() const { return items_; }
+    const std::vector<std::pair<std::string_view, Value>>& items() const { return items_; }
 
 private:
-    std::vector<std::pair<std::string, Value>> items_;
+    // Keys are literals or attribute names of the document: views suffice.
+    std::vector<std::pair<std::string_view, Value>> items_;
 };
 
 constexpr long long gib = 1024LL * 1024 * 1024;
 
 // The class's default volume_config (qubes/vm/{appvm,templatevm,standalonevm,dispvm}.py).
-std::vector<std::pair<std::string, VolumeConfig>> class_defaults(VmClass klass) {
+using VolumeConfigs = std::vector<std::pair<std::string_view, VolumeConfig>>;
+
+VolumeConfigs make_class_defaults(VmClass klass) {
     auto volume = [](bool snap, bool save, bool rw, bool source_key, std::optional<long long> size) {
         VolumeConfig c;
         c.set("snap_on_start", Value::boolean(snap));
@@ -104,7 +107,7 @@ std::vector<std::pair<std::string, VolumeConfig>> class_defaults(VmClass klass) 
     };
     const bool disp = klass == VmClass::disp;
     const bool derived = klass == VmClass::app || disp;
-    std::vector<std::pair<std::string, VolumeConfig>> defaults;
+    VolumeConfigs defaults;
     defaults.emplace_back("root", derived ? volume(true, false, true, true, std::nullopt)
                                           : volume(false, true, true, true, 20 * gib));
     defaults.emplace_back("private", disp ? volume(true, false, true, true, std::nullopt)
@@ -113,6 +116,14 @@ std::vector<std::pair<std::string, VolumeConfig>> class_defaults(VmClass klass) 
     defaults.emplace_back("kernel", volume(false, false, false, false, std::nullopt));
     for (auto& [name, config] : defaults) config.set("name", Value::from_xml(name));
     return defaults;
+}
+
+// Built once per class.
+const VolumeConfigs& class_defaults(VmClass klass) {
+    static const VolumeConfigs app = make_class_defaults(VmClass::app);
+    static const VolumeConfigs disp = make_class_defaults(VmClass::disp);
+    static const VolumeConfigs origin = make_class_defaults(VmClass::template_vm);
+    return klass == VmClass::app ? app : klass == VmClass::disp ? disp : origin;
 }
 
 bool is_known_volume_key(std::string_view key, std::string_view driver) {
@@ -130,14 +141,14 @@ bool is_known_volume_key(std::string_view key, std::string_view driver) {
 struct Where {
     const Context& context;
     const Qube& qube;
-    const std::string& volume;
+    std::string_view volume;
     std::string text() const { return "volume " + in_quotes(volume) + " of " + context.describe(qube); }
 };
 
 struct InitializedVolume {
-    std::string name;
-    std::string pool;
-    std::string driver;
+    std::string_view name;    // the document's, or a class default literal
+    std::string_view pool;    // the LoadedPool's name
+    std::string_view driver;  // the LoadedPool's driver
     std::string vid;
     bool has_source = false;
     std::string source_vid;
@@ -167,7 +178,7 @@ public:
 private:
     struct QubeStorage {
         bool started = false;
-        std::map<std::string, std::size_t> volumes;  // name -> index in volumes_
+        std::map<std::string_view, std::size_t> volumes;  // name -> index in volumes_
     };
 
     void init_storage(std::size_t index) {
@@ -178,8 +189,8 @@ private:
     }
 
     // Class defaults overridden key by key by <volume-config>, as QubesVM.__init__ does.
-    std::vector<std::pair<std::string, VolumeConfig>> volume_configs(const Qube& qube) {
-        auto configs = class_defaults(*qube.klass);
+    VolumeConfigs volume_configs(const Qube& qube) {
+        VolumeConfigs configs = class_defaults(*qube.klass);
         if (!qube.domain->volume_config) return configs;
         for (const Volume& volume : *qube.domain->volume_config) {
             const std::string* name = volume.name();
@@ -203,12 +214,12 @@ private:
         return (qube.is(VmClass::app) || qube.is(VmClass::disp)) ? qube.template_qube : std::nullopt;
     }
 
-    const InitializedVolume* volume_of(std::size_t qube, const std::string& name) const {
+    const InitializedVolume* volume_of(std::size_t qube, std::string_view name) const {
         const auto it = state_[qube].volumes.find(name);
         return it == state_[qube].volumes.end() ? nullptr : &volumes_[it->second];
     }
 
-    void init_volume(std::size_t index, const std::string& name, VolumeConfig& config) {
+    void init_volume(std::size_t index, std::string_view name, VolumeConfig& config) {
         const Qube& qube = context_.qubes[index];
         const int line = config.line ? config.line : qube.line();
         const Where where{context_, qube, name};
@@ -233,14 +244,14 @@ private:
         if (has_source && pool->driver == "lvm_thin")
             check_source_origin(qube, name, source_vid, where, line);
         state_[index].volumes[name] = volumes_.size();
-        initialized_.insert(volume.pool + '\0' + volume.vid);
+        initialized_.insert(std::string(volume.pool) + '\0' + volume.vid);
         volumes_.push_back(std::move(volume));
         volume_lines_.push_back(line);
     }
 
     // _update_volume_config_source: walk the template chain to the volume
     // that has no source of its own; the pool and size come from it.
-    bool inherit_source(const Qube& qube, const std::string& name, VolumeConfig& config, const Where& where,
+    bool inherit_source(const Qube& qube, std::string_view name, VolumeConfig& config, const Where& where,
                         int line, std::string& source_vid, bool& has_source) {
         for (auto template_index = template_of(qube); template_index;) {
             const InitializedVolume* source = volume_of(*template_index, name);
@@ -290,7 +301,7 @@ private:
             return installed;
         }
         if (driver != "file" && driver != "file-reflink") return true;  // lvm and others accept any vid
-        const bool found = initialized_.contains(pool_value->text + '\0' + source_vid);
+        const bool found = initialized_.contains(std::string(pool_value->text) + '\0' + source_vid);
         if (!found)
             context_.error("V35", line,
                            where.text() + " has source " + in_quotes(source_vid) +
@@ -299,7 +310,7 @@ private:
         return found;
     }
 
-    void check_source_origin(const Qube& qube, const std::string& name, const std::string& source_vid,
+    void check_source_origin(const Qube& qube, std::string_view name, const std::string& source_vid,
                              const Where& where, int line) {
         std::optional<std::size_t> origin;
         for (auto t = template_of(qube); t;) {
@@ -317,7 +328,7 @@ private:
                                  ", but its template chain gives " + in_quotes(expected->vid));
     }
 
-    void unknown_pool(const std::string& name, const Where& where, int line) {
+    void unknown_pool(std::string_view name, const Where& where, int line) {
         const auto skipped = context_.skipped_pools.find(name);
         context_.error(
             "V33", line,
@@ -326,7 +337,7 @@ private:
                                                          : ", which does not exist"));
     }
 
-    const LoadedPool* resolve_pool(const Qube& qube, const std::string& name, VolumeConfig& config,
+    const LoadedPool* resolve_pool(const Qube& qube, std::string_view name, VolumeConfig& config,
                                    const Where& where, int line) {
         if (!config.has("pool")) {
             static const std::set<std::string, std::less<>> standard = {"root", "private", "volatile",
@@ -347,10 +358,10 @@ private:
             if (qube.domain->volume_config)
                 context_.warning("V33", line,
                                  where.text() + " has no pool; qubesd falls back to " + in_quotes(*fallback));
-            config.set("pool", Value::from_xml(*fallback));
+            config.set("pool", Value::from_xml(*fallback));  // a key of context_.pools: stable
         }
         const Value& pool_value = *config.find("pool");
-        const std::string pool_name = pool_value.kind == Value::Kind::text ? pool_value.text : "";
+        const std::string_view pool_name = pool_value.kind == Value::Kind::text ? pool_value.text : "";
         const auto pool = context_.pools.find(pool_name);
         if (pool == context_.pools.end()) {
             unknown_pool(pool_name, where, line);
@@ -362,16 +373,18 @@ private:
     // default_pool_<name>, then default_pool, then qubesd's _default_pool()
     // (a pool named "default", or a file pool at /var/lib/qubes; the lvm
     // probe of the running root cannot be judged offline and is not assumed).
-    std::optional<std::string> default_pool(const std::string& volume) const {
-        for (const std::string& property : {"default_pool_" + volume, std::string("default_pool")})
-            if (const auto value = context_.document.value(property);
-                value && context_.pools.contains(*value))
-                return value;
-        if (context_.pools.contains("default")) return "default";
+    const std::string* default_pool(std::string_view volume) const {
+        for (const std::string& property :
+             {"default_pool_" + std::string(volume), std::string("default_pool")})
+            if (const auto value = context_.document.value(property))
+                if (const auto pool = context_.pools.find(*value); pool != context_.pools.end())
+                    return &pool->first;
+        if (const auto pool = context_.pools.find("default"); pool != context_.pools.end())
+            return &pool->first;
         for (const auto& [name, pool] : context_.pools)
             if ((pool.driver == "file" || pool.driver == "file-reflink") && pool.dir_path == "/var/lib/qubes")
-                return name;
-        return std::nullopt;
+                return &name;
+        return nullptr;
     }
 
     bool driver_init(const Qube& qube, const LoadedPool& pool, VolumeConfig& config,
@@ -411,8 +424,9 @@ private:
     }
 
     std::string vid_of(const Qube& qube, const LoadedPool& pool, const VolumeConfig& config) const {
-        if (const Value* vid = config.find("vid"); vid && vid->kind == Value::Kind::text) return vid->text;
-        const std::string name = config.find("name") ? config.find("name")->text : "";
+        if (const Value* vid = config.find("vid"); vid && vid->kind == Value::Kind::text)
+            return std::string(vid->text);
+        const std::string name(config.find("name") ? config.find("name")->text : "");
         if (pool.driver == "lvm_thin") return pool.volume_group + "/vm-" + qube.name + "-" + name;
         const std::string prefix = qube.is(VmClass::template_vm) ? "vm-templates" : "appvms";
         return prefix + "/" + qube.name + "/" + name;
@@ -522,7 +536,7 @@ private:
             if (v.driver == "linux-kernel") continue;
             const Qube& owner = context_.qubes[v.owner];
             const Where where{context_, owner, v.name};
-            if (const auto [it, added] = seen.emplace(v.pool + '\0' + v.vid, i); !added)
+            if (const auto [it, added] = seen.emplace(std::string(v.pool) + '\0' + v.vid, i); !added)
                 context_.warning("V36", volume_lines_[i],
                                  where.text() + " uses " + in_quotes(v.vid) + " in pool " +
                                      in_quotes(v.pool) + " like " +
@@ -533,7 +547,7 @@ private:
     }
 
     void check_vid_syntax(const InitializedVolume& v, const Where& where, int line) {
-        const LoadedPool& pool = context_.pools.at(v.pool);
+        const LoadedPool& pool = context_.pools.find(v.pool)->second;
         bool ok = true;
         if (pool.driver == "lvm_thin")
             ok = v.vid.starts_with(pool.volume_group + "/") && v.vid.size() > pool.volume_group.size() + 1;

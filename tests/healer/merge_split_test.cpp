@@ -457,3 +457,22 @@ TEST_CASE("references: soft references name qubes in tags, features and device b
     CHECK(remove_soft_references(domain, "vault") == 1);
     CHECK(domain.tags.size() == 2);
 }
+
+TEST_CASE("split refuses a base that cannot be made to load on its own") {
+    Document whole = parse_file(small_fixture);
+    // The only disposable template moves onto a volume; sys-usb (base) is a DispVM of it.
+    Domain* dvm = whole.domain("default-dvm");
+    REQUIRE(dvm);
+    for (Volume& volume : *dvm->volume_config)
+        if (*volume.name() == "private" || *volume.name() == "volatile") {
+            volume.attributes.set("pool", "sflc_0_1");
+            volume.attributes.set("vid", "appvms/default-dvm/" + *volume.name());
+            volume.attributes.set("revisions_to_keep", "1");
+        }
+    const SplitResult result = split(whole, {}, std::nullopt, split_options());
+    CHECK_FALSE(result.base);
+    CHECK_FALSE(result.complete);
+    REQUIRE_FALSE(result.report.base_problems.empty());
+    CHECK(result.report.base_problems.front().find("sys-usb") != std::string::npos);
+    CHECK(result.shards.size() == 2);  // the shards are still written: they lose nothing
+}

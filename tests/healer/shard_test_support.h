@@ -63,7 +63,9 @@ inline MergeOptions merge_options() {
 // Splits a whole system as a first split would (no shard files yet).
 inline System split_system(const Document& whole) {
     const SplitResult result = split(whole, {}, std::nullopt, split_options());
-    REQUIRE_MESSAGE(result.base.has_value(), "split could not make the base load");
+    std::string problems;
+    for (const auto& problem : result.report.base_problems) problems += problem + "\n";
+    REQUIRE_MESSAGE(result.base.has_value(), "split could not make the base load:\n" << problems);
     System system{*result.base, {}};
     for (const Shard& shard : result.shards) system.shards[shard.volume] = serialize_shard(shard);
     return system;
