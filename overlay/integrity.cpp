@@ -125,16 +125,21 @@ Status ensure_file(const fs::path& path) {
 }
 
 // The data area: up to the tree when both share a device, else all of it.
+// Sharing needs a filesystem whose end we can read (ext4), or the tree could
+// overwrite it.
 Result<std::uint64_t> verity_data_bytes(const VerityLayout& layout) {
     auto shared = same_storage(layout.data, layout.hash);
     if (!shared) return std::move(shared).error();
-    if (*shared) {
-        if (layout.hash_offset == 0)
-            return Error("the hash tree shares the base's device: give the offset where the data ends",
-                         EINVAL);
-        return layout.hash_offset;
-    }
-    return size_of(layout.data);
+    if (!*shared) return size_of(layout.data);
+    if (layout.hash_offset == 0)
+        return Error("the hash tree shares the base's device: give the offset where the data ends", EINVAL);
+    auto filesystem = probe_filesystem(layout.data);
+    if (!filesystem) return std::move(filesystem).error();
+    if (*filesystem != Filesystem::ext4)
+        return Error(std::string("the hash tree can share the base's device only behind ext4, not ") +
+                         filesystem_name(*filesystem) + ": use a separate hash device or file",
+                     EINVAL);
+    return layout.hash_offset;
 }
 
 Status read_through(const fs::path& device) {

@@ -102,6 +102,12 @@ TEST_CASE("seal refuses layouts where the seal would not cover the base or would
     CHECK(inside.error().message().find("extends past the sealed area") != std::string::npos);
     CHECK(reliant::testing::slurp(base) == before);
 
+    // A filesystem whose end cannot be read: the tree could overwrite it.
+    reliant::testing::spit(dir / "squash.img", "hsqs" + std::string((12 << 20) - 4, '\0'));
+    const auto unknown_end = seal_verity({dir / "squash.img", dir / "squash.img", 8 << 20});
+    REQUIRE_FALSE(unknown_end.ok());
+    CHECK(unknown_end.error().message().find("only behind ext4") != std::string::npos);
+
     // Same device without an offset: there is no data area.
     CHECK_FALSE(seal_verity({base, base, 0}).ok());
     CHECK_FALSE(seal_verity({base, dir / "tree.verity", 1000}).ok());
