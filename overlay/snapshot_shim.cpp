@@ -126,6 +126,55 @@ Status check_name(const std::string& name) {
     return success();
 }
 
+Result<std::string> dmsetup(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"dmsetup"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    ProcessOptions options;
+    options.timeout = std::chrono::seconds(60);
+    auto result = run_process(argv, options);
+    if (!result) return std::move(result).error();
+    if (!result->succeeded())
+        return Error("dmsetup " + args[0] + " " + result->describe() + ": " + log::sanitize(result->err),
+                     EIO);
+    return result->out;
+}
+
+// Asked of the kernel, not of /dev/mapper: without udev the node may be missing.
+Result<bool> mapping_exists(const std::string& name) {
+    auto names = dmsetup({"info", "-c", "--noheadings", "-o", "name"});
+    if (!names) return std::move(names).error();
+    std::size_t start = 0;
+    while (start < names->size()) {
+        std::size_t end = names->find('\n', start);
+        if (end == std::string::npos) end = names->size();
+        if (names->compare(start, end - start, name) == 0) return true;
+        start = end + 1;
+    }
+    return false;
+}
+
+// The kernel looks a path up as a block device node; a mapping created a
+// moment ago may have none yet (no udev), so refer to it by major:minor.
+Result<std::string> resolve_mapper_paths(const std::string& table) {
+    constexpr std::string_view prefix = "/dev/mapper/";
+    std::string resolved;
+    std::size_t start = 0;
+    while (start <= table.size()) {
+        std::size_t end = table.find(' ', start);
+        if (end == std::string::npos) end = table.size();
+        std::string token = table.substr(start, end - start);
+        if (token.starts_with(prefix)) {
+            auto number = dmsetup({"info", "-c", "--noheadings", "-o", "major,minor", "--separator", ":",
+                                   token.substr(prefix.size())});
+            if (!number) return std::move(number).error();
+            token = number->substr(0, number->find_first_of(" \n"));
+        }
+        resolved += (resolved.empty() ? "" : " ") + token;
+        start = end + 1;
+    }
+    return resolved;
+}
+
 int delegate_to_qubes(const RootLayout& layout, const std::vector<std::string>& args) {
     const std::string script = (layout.lower() / qubes_script).string();
     std::vector<char*> argv;
@@ -168,16 +217,13 @@ Result<SnapshotPlan> plan_snapshot(const RootLayout& layout, const std::vector<s
 
 Status create_tables(const std::vector<DmTable>& tables) {
     for (const auto& table : tables) {
-        std::error_code ec;
-        if (fs::exists(fs::path("/dev/mapper") / table.name, ec)) continue;
-        ProcessOptions options;
-        options.timeout = std::chrono::seconds(60);
-        auto result = run_process({"dmsetup", "create", table.name, "--table", table.table}, options);
+        auto exists = mapping_exists(table.name);
+        if (!exists) return std::move(exists).error();
+        if (*exists) continue;
+        auto resolved = resolve_mapper_paths(table.table);
+        if (!resolved) return std::move(resolved).error();
+        auto result = dmsetup({"create", table.name, "--table", *resolved});
         if (!result) return std::move(result).error();
-        if (!result->succeeded())
-            return Error(
-                "dmsetup create " + table.name + " " + result->describe() + ": " + log::sanitize(result->err),
-                EIO);
     }
     return success();
 }
