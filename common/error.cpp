@@ -22,12 +22,26 @@ Error&& Error::context(std::string_view what) && {
     return std::move(*this);
 }
 
+Error& Error::at(std::string file, int line) & {
+    input_file_ = std::move(file);
+    input_line_ = line;
+    return *this;
+}
+
+Error&& Error::at(std::string file, int line) && { return std::move(at(std::move(file), line)); }
+
 std::string Error::describe() const {
-    if (code_ <= 0) return message_;
+    std::string text;
+    if (!input_file_.empty()) {
+        text = input_file_ + ":";
+        if (input_line_ > 0) text += std::to_string(input_line_) + ":";
+        text += " ";
+    }
+    text += message_;
+    if (code_ <= 0) return text;
     char buffer[128];
     // GNU strerror_r returns the message, which may or may not live in `buffer`.
-    const char* text = strerror_r(code_, buffer, sizeof buffer);
-    return message_ + ": " + text;
+    return text + ": " + strerror_r(code_, buffer, sizeof buffer);
 }
 
 std::string Error::describe_with_location() const {

@@ -1,5 +1,6 @@
-// Errors are values: what failed, the errno (or another code), and the place
-// in our source that raised it. Result<T> carries either a value or an Error.
+// Errors are values: what failed, the errno (or another code), the input
+// file and line it concerns when there is one, and the place in our source
+// that raised it. Result<T> carries either a value or an Error.
 #pragma once
 
 #include <cerrno>
@@ -29,7 +30,13 @@ public:
     Error& context(std::string_view what) &;
     Error&& context(std::string_view what) &&;
 
-    // "message: strerror(code)", as shown to a user.
+    // The input position the error is about (a file being parsed, say).
+    Error& at(std::string file, int line) &;
+    Error&& at(std::string file, int line) &&;
+    const std::string& input_file() const { return input_file_; }
+    int input_line() const { return input_line_; }
+
+    // "[file:line: ]message[: strerror(code)]", as shown to a user.
     std::string describe() const;
     // describe() plus " [file.cpp:42]", for diagnostics that help developers.
     std::string describe_with_location() const;
@@ -38,6 +45,8 @@ private:
     std::string message_;
     int code_;
     std::source_location where_;
+    std::string input_file_;
+    int input_line_ = 0;
 };
 
 template <typename T>

@@ -11,6 +11,7 @@
 #include <array>
 #include <cstring>
 
+#include "common/secret_buffer.h"
 #include "common/unique_fd.h"
 
 namespace reliant {
@@ -103,6 +104,22 @@ void capture(int fd, std::string& sink, std::size_t limit, bool& open) {
         if (n < 0 && errno == EINTR) continue;
         return;  // EAGAIN: nothing more for now
     }
+}
+
+// Like capture(), into a SecretBuffer; the bounce buffer is wiped after use.
+void capture_secret(int fd, SecretBuffer& sink, bool& overflow, bool& open) {
+    std::byte chunk[4096];
+    for (;;) {
+        const ssize_t n = ::read(fd, chunk, sizeof chunk);
+        if (n > 0) {
+            if (!sink.append({chunk, static_cast<std::size_t>(n)})) overflow = true;
+            continue;
+        }
+        if (n == 0) open = false;
+        if (n < 0 && errno == EINTR) continue;
+        break;  // EAGAIN: nothing more for now
+    }
+    explicit_bzero(chunk, sizeof chunk);
 }
 
 int remaining_ms(std::chrono::steady_clock::time_point deadline) {
@@ -210,7 +227,10 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Pr
             if (n > 0) pending = pending.subspan(static_cast<std::size_t>(n));
             if ((n < 0 && errno != EAGAIN && errno != EINTR) || pending.empty()) in->write.reset();
         }
-        if (out_open) capture(out->read.get(), result.out, options.max_output, out_open);
+        if (out_open && options.secret_output != nullptr)
+            capture_secret(out->read.get(), *options.secret_output, result.secret_overflow, out_open);
+        else if (out_open)
+            capture(out->read.get(), result.out, options.max_output, out_open);
         if (err_open) capture(err->read.get(), result.err, options.max_output, err_open);
         if (running) {
             siginfo_t info{};

@@ -14,6 +14,8 @@
 
 namespace reliant {
 
+class SecretBuffer;
+
 struct ProcessOptions {
     // Written to the child's stdin, which is then closed.
     std::span<const std::byte> input;
@@ -25,6 +27,11 @@ struct ProcessOptions {
     std::string search_path = "/usr/sbin:/usr/bin:/sbin:/bin";
     // Each captured stream keeps at most this many bytes; the rest is drained.
     std::size_t max_output = 1 << 20;
+    // When set, stdout goes into this buffer (appended) instead of
+    // ProcessResult::out, for children that print a secret
+    // (systemd-ask-password). Bytes that do not fit are drained and dropped,
+    // and ProcessResult::secret_overflow is set.
+    SecretBuffer* secret_output = nullptr;
 };
 
 struct ProcessResult {
@@ -34,6 +41,7 @@ struct ProcessResult {
     bool timed_out = false;
     std::string out;
     std::string err;
+    bool secret_overflow = false;  // stdout did not fit in ProcessOptions::secret_output
 
     bool succeeded() const { return exited && exit_code == 0 && !timed_out; }
     // "exited with status 3", "killed by signal 9", "timed out"

@@ -1,12 +1,23 @@
 #include "common/secret_buffer.h"
 
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <utility>
 
 namespace reliant {
+namespace {
+
+// The raw system calls: sanitizer runtimes replace mlock/munlock with no-ops,
+// which would leave the secret swappable in exactly the build that tests it.
+int lock_pages(void* memory, std::size_t size) {
+    return static_cast<int>(::syscall(SYS_mlock, memory, size));
+}
+void unlock_pages(void* memory, std::size_t size) { ::syscall(SYS_munlock, memory, size); }
+
+}  // namespace
 
 Result<SecretBuffer> SecretBuffer::create(std::size_t capacity) {
     if (capacity == 0) return Error("secret buffer capacity must be positive", EINVAL);
@@ -14,7 +25,7 @@ Result<SecretBuffer> SecretBuffer::create(std::size_t capacity) {
     const std::size_t mapped = (capacity + page - 1) / page * page;
     void* memory = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (memory == MAP_FAILED) return Error::from_errno("cannot map memory for a secret");
-    if (mlock(memory, mapped) != 0) {
+    if (lock_pages(memory, mapped) != 0) {
         const int saved = errno;
         munmap(memory, mapped);
         return Error::from_errno("cannot lock memory for a secret", saved);
@@ -22,7 +33,7 @@ Result<SecretBuffer> SecretBuffer::create(std::size_t capacity) {
     // Keep the pages out of core dumps and out of any forked child.
     if (madvise(memory, mapped, MADV_DONTDUMP) != 0 || madvise(memory, mapped, MADV_WIPEONFORK) != 0) {
         const int saved = errno;
-        munlock(memory, mapped);
+        unlock_pages(memory, mapped);
         munmap(memory, mapped);
         return Error::from_errno("cannot protect memory for a secret", saved);
     }
@@ -54,7 +65,7 @@ SecretBuffer::~SecretBuffer() { release(); }
 void SecretBuffer::release() {
     if (data_ == nullptr) return;
     explicit_bzero(data_, mapped_);
-    munlock(data_, mapped_);
+    unlock_pages(data_, mapped_);
     munmap(data_, mapped_);
     data_ = nullptr;
     mapped_ = capacity_ = size_ = 0;

@@ -53,3 +53,11 @@ TEST_CASE("Result holds a value or an error") {
     CHECK_FALSE(failed.ok());
     CHECK(failed.error().message() == "nope");
 }
+
+TEST_CASE("an error can name the input position it is about") {
+    const auto error = Error("unexpected end of file", 0).at("/run/shufflecake/sflc_0_1/qubes.xml", 12);
+    CHECK(error.input_file() == "/run/shufflecake/sflc_0_1/qubes.xml");
+    CHECK(error.input_line() == 12);
+    CHECK(error.describe() == "/run/shufflecake/sflc_0_1/qubes.xml:12: unexpected end of file");
+    CHECK(Error("empty", EINVAL).at("a.xml", 0).describe() == "a.xml: empty: Invalid argument");
+}

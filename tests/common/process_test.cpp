@@ -110,3 +110,28 @@ TEST_CASE("a missing program is an error, not a result") {
     REQUIRE_FALSE(result.ok());
     CHECK(result.error().code() == ENOENT);
 }
+
+TEST_CASE("stdout can go into a SecretBuffer instead of a string") {
+    auto secret = reliant::SecretBuffer::create(64);
+    REQUIRE(secret.ok());
+    ProcessOptions options;
+    options.secret_output = &*secret;
+    const auto result = run_process({"printf", "%s", "tr0ub4dor"}, options);
+    REQUIRE(result.ok());
+    CHECK(result->succeeded());
+    CHECK(result->out.empty());
+    CHECK_FALSE(result->secret_overflow);
+    CHECK(secret->equals(as_bytes("tr0ub4dor")));
+}
+
+TEST_CASE("secret stdout that does not fit is dropped and flagged") {
+    auto secret = reliant::SecretBuffer::create(16);
+    REQUIRE(secret.ok());
+    ProcessOptions options;
+    options.secret_output = &*secret;
+    const auto result = run_process({"head", "-c", "100000", "/dev/zero"}, options);
+    REQUIRE(result.ok());
+    CHECK(result->succeeded());  // the child was not blocked on a full pipe
+    CHECK(result->secret_overflow);
+    CHECK(secret->size() <= secret->capacity());
+}

@@ -1,0 +1,112 @@
+#include <algorithm>
+#include <iostream>
+
+#include "common/arguments.h"
+#include "common/file_io.h"
+#include "healer/commands.h"
+#include "healer/document_reader.h"
+#include "healer/validator.h"
+
+namespace reliant::healer {
+namespace {
+
+constexpr int exit_loads = 0;
+constexpr int exit_fails = 1;
+constexpr int exit_usage = 2;
+
+const char* const usage =
+    "usage: reliant-healer check [--json] [--release any|4.3|main] [--root DIR] [--sysfs DIR]\n"
+    "                            [--pci-root-buses 0000:00,...] [--reference FILE] FILE...\n";
+
+Result<ValidationOptions> validation_options(const Arguments& arguments) {
+    ValidationOptions options;
+    if (const auto release = arguments.option("release")) {
+        if (*release == "any")
+            options.release = QubesRelease::any;
+        else if (*release == "4.3")
+            options.release = QubesRelease::r4_3;
+        else if (*release == "main" || *release == "4.4")
+            options.release = QubesRelease::main;
+        else
+            return Error("--release must be any, 4.3 or main", EINVAL);
+    }
+    if (const auto root = arguments.option("root")) options.root = *root;
+    if (const auto sysfs = arguments.option("sysfs")) options.sysfs = *sysfs;
+    if (const auto buses = arguments.option("pci-root-buses")) {
+        std::vector<std::string> list;
+        for (std::size_t start = 0; start <= buses->size();) {
+            const std::size_t comma = std::min(buses->find(',', start), buses->size());
+            if (comma > start) list.push_back(buses->substr(start, comma - start));
+            start = comma + 1;
+        }
+        options.pci_root_buses = list;
+    }
+    return options;
+}
+
+// Reads and builds one file; I/O errors (other than size) are returned.
+Result<std::optional<Document>> load(const std::string& path, Diagnostics& out) {
+    const XmlLimits limits;
+    auto bytes = read_file(path, limits.max_bytes);
+    if (!bytes) {
+        if (bytes.error().code() != EFBIG) return std::move(bytes).error();
+        out.error("V1", 0, "larger than the limit of " + std::to_string(limits.max_bytes) + " bytes");
+        return std::optional<Document>();
+    }
+    return read_document(*bytes, out);
+}
+
+void print(const Diagnostics& diagnostics, bool json) {
+    auto items = diagnostics.items();
+    std::stable_sort(items.begin(), items.end(),
+                     [](const Diagnostic& a, const Diagnostic& b) { return a.line < b.line; });
+    for (const auto& item : items) std::cout << (json ? format_json(item) : format_text(item)) << '\n';
+}
+
+}  // namespace
+
+int run_check(const std::vector<std::string>& words) {
+    const ArgumentSpec spec{{"json"}, {"release", "root", "sysfs", "pci-root-buses", "reference"}};
+    auto arguments = Arguments::parse(words, spec);
+    if (!arguments || arguments->operands().empty()) {
+        if (!arguments) std::cerr << "reliant-healer check: " << arguments.error().describe() << '\n';
+        std::cerr << usage;
+        return exit_usage;
+    }
+    auto options = validation_options(*arguments);
+    if (!options) {
+        std::cerr << "reliant-healer check: " << options.error().describe() << '\n' << usage;
+        return exit_usage;
+    }
+    std::optional<Document> reference;
+    if (const auto path = arguments->option("reference")) {
+        Diagnostics ignored(*path);
+        auto loaded = load(*path, ignored);
+        if (!loaded || !*loaded) {
+            std::cerr << "reliant-healer check: cannot read the reference " << *path << '\n';
+            return exit_usage;
+        }
+        reference = std::move(**loaded);
+    }
+
+    int status = exit_loads;
+    for (const std::string& path : arguments->operands()) {
+        Diagnostics diagnostics(path);
+        auto document = load(path, diagnostics);
+        if (!document) {
+            std::cerr << "reliant-healer check: " << document.error().describe() << '\n';
+            status = exit_usage;
+            continue;
+        }
+        if (*document) {
+            validate(**document, diagnostics, *options);
+            if (reference) compare_with_reference(*reference, **document, diagnostics);
+        }
+        print(diagnostics, arguments->flag("json"));
+        if (diagnostics.has_errors() && status == exit_loads) status = exit_fails;
+    }
+    std::cout.flush();
+    return status;
+}
+
+}  // namespace reliant::healer

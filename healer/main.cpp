@@ -1,0 +1,32 @@
+// reliant-healer: validates, merges and splits qubes.xml for reliant.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+#include "healer/commands.h"
+
+namespace {
+
+const char* const usage =
+    "usage: reliant-healer COMMAND [OPTIONS] ...\n"
+    "  check FILE...       report whether qubesd would load each file (exit 0 yes, 1 no)\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    reliant::log::configure({.tag = "reliant-healer"});
+    if (argc < 2) {
+        std::cerr << usage;
+        return 2;
+    }
+    const std::string command = argv[1];
+    const std::vector<std::string> arguments(argv + 2, argv + argc);
+    if (command == "check") return reliant::healer::run_check(arguments);
+    if (command == "--help" || command == "help") {
+        std::cout << usage;
+        return 0;
+    }
+    std::cerr << "reliant-healer: unknown command " << command << '\n' << usage;
+    return 2;
+}

@@ -1,0 +1,16 @@
+// Writing the model the way qubesd does (lxml, pretty_print, UTF-8): no XML
+// declaration, no version attribute, two-space indentation, sections in the
+// order labels, pools, properties, domains, empty elements self-closed and
+// empty values written as <x></x>. A file qubesd wrote comes back
+// byte-identical; docs/healer.md lists what is normalized otherwise.
+#pragma once
+
+#include <string>
+
+#include "healer/model.h"
+
+namespace reliant::healer {
+
+std::string serialize(const Document& document);
+
+}  // namespace reliant::healer

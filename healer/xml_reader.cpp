@@ -1,0 +1,87 @@
+#include "healer/xml_reader.h"
+
+#include <libxml/parser.h>
+#include <libxml/xmlerror.h>
+
+#include <climits>
+
+#include "common/file_io.h"
+
+namespace reliant::healer {
+namespace {
+
+// No network, no DTD loading or attribute defaulting, no entity substitution,
+// no XInclude, and libxml2's default depth limit (256; XML_PARSE_HUGE stays
+// off). NOERROR/NOWARNING keep libxml2 from printing: errors come back as values.
+constexpr int parse_options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_BIG_LINES;
+
+bool starts_with_bytes(std::string_view text, std::string_view prefix) {
+    return text.substr(0, prefix.size()) == prefix;
+}
+
+XmlForm inspect_form(std::string_view bytes) {
+    using namespace std::string_view_literals;
+    XmlForm form;
+    std::string_view rest = bytes;
+    for (const auto bom : {"\xEF\xBB\xBF"sv, "\xFF\xFE"sv, "\xFE\xFF"sv}) {
+        if (starts_with_bytes(rest, bom)) {
+            form.has_bom = true;
+            rest.remove_prefix(bom.size());
+            break;
+        }
+    }
+    form.has_declaration = starts_with_bytes(rest, "<?xml") || starts_with_bytes(rest, "<\0?\0x\0m\0l\0"sv) ||
+                           starts_with_bytes(rest, "\0<\0?\0x\0m\0l"sv);
+    return form;
+}
+
+struct FreeParser {
+    void operator()(xmlParserCtxt* context) const { xmlFreeParserCtxt(context); }
+};
+
+}  // namespace
+
+Result<XmlDocument> XmlDocument::parse(std::string_view bytes, const std::string& name,
+                                       const XmlLimits& limits) {
+    if (bytes.size() > limits.max_bytes)
+        return Error("larger than the limit of " + std::to_string(limits.max_bytes) + " bytes", EFBIG)
+            .at(name, 0);
+    if (bytes.size() > static_cast<std::size_t>(INT_MAX)) return Error("too large", EFBIG).at(name, 0);
+
+    std::unique_ptr<xmlParserCtxt, FreeParser> context(xmlNewParserCtxt());
+    if (!context) return Error("cannot create an XML parser", ENOMEM);
+    xmlDoc* raw = xmlCtxtReadMemory(context.get(), bytes.data(), static_cast<int>(bytes.size()), nullptr,
+                                    nullptr, parse_options);
+    XmlDocument document;
+    document.doc_.reset(raw);
+    if (raw == nullptr || context->wellFormed == 0) {
+        const xmlError* error = xmlCtxtGetLastError(context.get());
+        std::string message = error && error->message ? error->message : "not well-formed XML";
+        while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+        return Error(message, EBADMSG).at(name, error ? error->line : 0);
+    }
+    if (xmlDocGetRootElement(raw) == nullptr) return Error("no root element", EBADMSG).at(name, 0);
+
+    document.form_ = inspect_form(bytes);
+    if (raw->encoding != nullptr)
+        document.form_.declared_encoding = reinterpret_cast<const char*>(raw->encoding);
+    document.form_.has_doctype = raw->intSubset != nullptr || raw->extSubset != nullptr;
+    document.limits_ = limits;
+    document.name_ = name;
+    return document;
+}
+
+Result<XmlDocument> XmlDocument::read(const std::filesystem::path& path, const XmlLimits& limits) {
+    auto bytes = read_file(path, limits.max_bytes);
+    if (!bytes) {
+        if (bytes.error().code() == EFBIG)
+            return Error("larger than the limit of " + std::to_string(limits.max_bytes) + " bytes", EFBIG)
+                .at(path.string(), 0);
+        return std::move(bytes).error();
+    }
+    return parse(*bytes, path.string(), limits);
+}
+
+xmlNode* XmlDocument::root() const { return xmlDocGetRootElement(doc_.get()); }
+
+}  // namespace reliant::healer

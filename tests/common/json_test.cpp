@@ -1,0 +1,22 @@
+#include "common/json.h"
+
+#include <doctest/doctest.h>
+
+using reliant::json_quote;
+
+TEST_CASE("json_quote escapes what JSON requires") {
+    CHECK(json_quote("plain") == "\"plain\"");
+    CHECK(json_quote("a\"b\\c") == R"("a\"b\\c")");
+    CHECK(json_quote("line\nbreak\ttab\r") == R"("line\nbreak\ttab\r")");
+    CHECK(json_quote(std::string_view("\x01\x1f\x7f", 3)) == R"("\u0001\u001f\u007f")");
+    CHECK(json_quote(std::string_view("nul\0", 4)) == R"("nul\u0000")");
+}
+
+TEST_CASE("json_quote keeps UTF-8 and replaces invalid bytes") {
+    CHECK(json_quote("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92") ==
+          "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92\"");
+    CHECK(json_quote("caf\xe9") == R"("caf\ufffd")");
+    CHECK(json_quote("\xc0\xaf") == R"("\ufffd\ufffd")");            // overlong
+    CHECK(json_quote("\xed\xa0\x80") == R"("\ufffd\ufffd\ufffd")");  // surrogate
+    CHECK(json_quote("\xe2\x82") == R"("\ufffd\ufffd")");            // truncated
+}

@@ -1,0 +1,79 @@
+#include "healer/python_values.h"
+
+#include <doctest/doctest.h>
+
+#include <climits>
+
+using namespace reliant::healer;
+
+TEST_CASE("python_int follows int()") {
+    CHECK(python_int("42") == 42);
+    CHECK(python_int(" 21 ") == 21);
+    CHECK(python_int("\t-7\n") == -7);
+    CHECK(python_int("+3") == 3);
+    CHECK(python_int("007") == 7);
+    CHECK(python_int("1_000") == 1000);
+    CHECK(python_int("99999999999999999999999") == LLONG_MAX);
+    CHECK(python_int("-99999999999999999999999") == LLONG_MIN);
+    for (const char* bad : {"", " ", "+", "1_", "_1", "1__0", "1.0", "0x10", "one", "1 2"}) {
+        CAPTURE(bad);
+        CHECK_FALSE(python_int(bad).has_value());
+    }
+}
+
+TEST_CASE("booleans as qubes.property.bool and qubes.utils.parse_bool") {
+    CHECK(property_bool("TRUE") == true);
+    CHECK(property_bool("Off") == false);
+    CHECK_FALSE(property_bool("maybe").has_value());
+    CHECK_FALSE(property_bool(" True").has_value());
+    CHECK(utils_parse_bool("") == false);
+    CHECK(utils_parse_bool("on") == true);
+    CHECK_FALSE(utils_parse_bool("false").has_value());
+    CHECK(is_canonical_bool("True"));
+    CHECK_FALSE(is_canonical_bool("true"));
+}
+
+TEST_CASE("UUIDs as uuid.UUID") {
+    const auto canonical = python_uuid("0f552c94-02cd-42af-99de-2bc1b4ff00ae");
+    REQUIRE(canonical);
+    CHECK(canonical_uuid(*canonical) == "0f552c94-02cd-42af-99de-2bc1b4ff00ae");
+    for (const char* same :
+         {"0F552C94-02CD-42AF-99DE-2BC1B4FF00AE", "{0f552c94-02cd-42af-99de-2bc1b4ff00ae}",
+          "urn:uuid:0f552c9402cd42af99de2bc1b4ff00ae", "0f552c94-02cd42af99de-2bc1b4ff00ae"}) {
+        CAPTURE(same);
+        const auto parsed = python_uuid(same);
+        REQUIRE(parsed);
+        CHECK(*parsed == *canonical);
+    }
+    CHECK_FALSE(python_uuid("not-a-uuid"));
+    CHECK_FALSE(python_uuid("0f552c94-02cd-42af-99de-2bc1b4ff00a"));
+    CHECK(is_nil(*python_uuid("00000000-0000-0000-0000-000000000000")));
+}
+
+TEST_CASE("IP addresses and derived IPs") {
+    CHECK(python_ipv4("10.137.0.5"));
+    CHECK_FALSE(python_ipv4("10.137.0.05"));
+    CHECK_FALSE(python_ipv4("10.137.0.256"));
+    CHECK_FALSE(python_ipv4("10.137.0"));
+    CHECK(python_ipv6("fd09:24ef:4179::a89:5"));
+    CHECK_FALSE(python_ipv6("fd09::24ef::1"));
+    // The table of qubes-xml.md §2.6.
+    CHECK(vmid_to_ipv4("10.137", 1) == "10.137.0.1");
+    CHECK(vmid_to_ipv4("10.137", 254) == "10.137.0.254");
+    CHECK(vmid_to_ipv4("10.137", 255) == "10.137.1.1");
+    CHECK(vmid_to_ipv4("10.137", 508) == "10.137.1.254");
+    CHECK(vmid_to_ipv4("10.137", 509) == "10.137.2.1");
+    CHECK(vmid_to_ipv4("10.137", 10000) == "10.137.39.94");
+    CHECK(vmid_to_ipv4("10.138", 646) == "10.138.2.138");
+}
+
+TEST_CASE("qube names as validate_name") {
+    CHECK(qube_name_problem("sys-net").empty());
+    CHECK(qube_name_problem("a.b_c-D9").empty());
+    CHECK_FALSE(qube_name_problem("9lives").empty());
+    CHECK_FALSE(qube_name_problem("my journal!").empty());
+    CHECK_FALSE(qube_name_problem("journal-dm").empty());
+    CHECK_FALSE(qube_name_problem("none").empty());
+    CHECK_FALSE(qube_name_problem(std::string(32, 'a')).empty());
+    CHECK(qube_name_problem(std::string(31, 'a')).empty());
+}
