@@ -27,6 +27,7 @@
 #include "overlay/loop_device.h"
 #include "overlay/overlay_root.h"
 #include "overlay/snapshot_shim.h"
+#include "overlay/template_discovery.h"
 #include "overlay/template_loops.h"
 
 namespace {
@@ -179,23 +180,40 @@ int run_mount_options(Context& context) {
     return 0;
 }
 
-// loops [--sysroot DIR] [--image PATH]...
+// loops [--sysroot DIR] [--qubes-xml FILE] [--image PATH]...
+// Images come from the merged qubes.xml (default <sysroot>/var/lib/qubes/qubes.xml)
+// plus any --image given.
 int run_loops(Context& context) {
     if (context.options.mode == BootMode::maintenance) {
         log::notice("loops: maintenance mode, templates are used directly");
         return 0;
     }
     fs::path sysroot = "/sysroot";
+    std::optional<fs::path> qubes_xml;
     std::vector<TemplateImage> images;
     const auto& args = context.arguments;
     for (std::size_t i = 0; i < args.size(); i += 2) {
         if (i + 1 >= args.size()) return usage();
         if (args[i] == "--sysroot")
             sysroot = args[i + 1];
+        else if (args[i] == "--qubes-xml")
+            qubes_xml = args[i + 1];
         else if (args[i] == "--image")
             images.push_back({args[i + 1], ImageKind::template_root});
         else
             return usage();
+    }
+    const fs::path xml = qubes_xml.value_or(sysroot / "var/lib/qubes/qubes.xml");
+    std::error_code ec;
+    if (qubes_xml || fs::exists(xml, ec)) {
+        auto discovered = discover_template_images(xml);
+        if (!discovered) return fail(discovered.error());
+        if (discovered->unusable > 0)
+            log::warning("loops: ", discovered->unusable,
+                         " volume(s) in file pools have unusable paths; skipped");
+        images.insert(images.end(), discovered->images.begin(), discovered->images.end());
+    } else {
+        log::notice("loops: no ", xml.string(), "; only images given with --image");
     }
     auto report = attach_template_images(context.layout, sysroot, images);
     if (!report) return fail(report.error());
@@ -314,7 +332,8 @@ int usage() {
         stderr,
         "usage: reliant-overlay [--cmdline FILE] [--run-dir DIR] COMMAND [ARGS]\n"
         "commands: protect, verify, prepare, mount-root [TARGET], mount-options,\n"
-        "          loops [--sysroot DIR] [--image PATH]..., create-snapshot FINAL BASE COW [COW2],\n"
+        "          loops [--sysroot DIR] [--qubes-xml FILE] [--image PATH]...,\n"
+        "          create-snapshot FINAL BASE COW [COW2],\n"
         "          seal [--mode verity|hash] [--base SPEC] [--hash SPEC|FILE] [--hash-offset BYTES]\n"
         "               [--record FILE]\n"
         "see docs/overlay.md and docs/cmdline.md\n");

@@ -4,6 +4,7 @@
 #include <sys/sysmacros.h>
 
 #include <charconv>
+#include <set>
 #include <sstream>
 
 #include "common/file_io.h"
@@ -127,7 +128,9 @@ const char* image_kind_name(ImageKind kind) {
 Result<AttachReport> attach_template_images(const RootLayout& layout, const fs::path& sysroot,
                                             const std::vector<TemplateImage>& images) {
     AttachReport report;
+    std::set<fs::path> seen;
     for (const auto& image : images) {
+        if (!seen.insert(image.path).second) continue;
         auto attached = attach_one(layout, sysroot, image, report);
         if (!attached) return std::move(attached).error();
         if (*attached) report.attached.push_back(std::move(**attached));

@@ -246,7 +246,7 @@ TEST_CASE("images outside the base or already replaced are skipped, not attached
     CHECK_FALSE(attach_template_images(root.layout(), root.sysroot(), {{"relative/root.img"}}).ok());
 }
 
-TEST_CASE("loops installs create-snapshot over Qubes' script, which still runs for other images") {
+TEST_CASE("loops finds the template in the merged qubes.xml and puts create-snapshot over Qubes' script") {
     reliant::testing::require_root();
     TempDir dir;
     MountedRoot root(dir.path(), make_base(dir), "64M");
@@ -258,9 +258,11 @@ TEST_CASE("loops installs create-snapshot over Qubes' script, which still runs f
     std::vector<std::string> argv = {reliant::testing::binary_dir() + "/overlay/reliant-overlay", "--cmdline",
                                      (dir / "cmdline").string(), "--run-dir", root.layout().run_dir.string()};
     reliant::testing::spit(dir / "cmdline", "rd.reliant=1\n");
+    // The merged qubes.xml (the healer writes it into the upper) names the template.
+    fs::copy_file(fs::path(reliant::testing::source_dir()) / "tests/overlay/template-qubes.xml",
+                  root.sysroot() / "var/lib/qubes/qubes.xml");
     auto loops_argv = argv;
-    loops_argv.insert(loops_argv.end(),
-                      {"loops", "--sysroot", root.sysroot().string(), "--image", template_path.string()});
+    loops_argv.insert(loops_argv.end(), {"loops", "--sysroot", root.sysroot().string()});
     const auto loops = reliant::run_process(loops_argv);
     REQUIRE(loops.ok());
     INFO(loops->err);

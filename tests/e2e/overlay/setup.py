@@ -33,6 +33,8 @@ PART2_BYTES = 8 * MIB
 APPLETS = ("sh awk basename blockdev cat cmp cp cut dd df echo grep head ls mkdir poweroff readlink rm "
            "sha256sum sync tail tar truncate").split()
 TEMPLATE = "var/lib/qubes/vm-templates/tpl"
+# A merged qubes.xml with one TemplateVM in the file pool (shared with the host tests).
+QUBES_XML = HERE.parent.parent / "overlay" / "template-qubes.xml"
 
 
 def run(argv, **kwargs):
@@ -70,6 +72,8 @@ def make_tree(root: Path):
     script.write_text("#!/bin/sh\necho 'qubes create-snapshot ran: reliant did not replace it' >&2\nexit 3\n")
     script.chmod(0o755)
     copy_with_libraries(shutil.which("dmsetup") or "/sbin/dmsetup", root)
+    # The qubes.xml `loops` reads (in a real boot the healer's merged file).
+    shutil.copy2(QUBES_XML, root / "var/lib/qubes/qubes.xml")
     # A template image full of data, and the empty sparse COW Qubes leaves beside it.
     with open(root / TEMPLATE / "root.img", "wb") as image:
         image.write(b"TEMPLATE!")
