@@ -11,6 +11,7 @@
 //   create-snapshot  reliant's stand-in for Qubes' script, also when run under that name
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "common/arguments.h"
 #include "common/block_device.h"
 #include "common/boot_options.h"
 #include "common/file_io.h"
@@ -180,29 +182,20 @@ int run_mount_options(Context& context) {
     return 0;
 }
 
-// loops [--sysroot DIR] [--qubes-xml FILE] [--image PATH]...
+// loops [--sysroot DIR] [--qubes-xml FILE] [IMAGE...]
 // Images come from the merged qubes.xml (default <sysroot>/var/lib/qubes/qubes.xml)
-// plus any --image given.
+// plus any given as operands.
 int run_loops(Context& context) {
     if (context.options.mode == BootMode::maintenance) {
         log::notice("loops: maintenance mode, templates are used directly");
         return 0;
     }
-    fs::path sysroot = "/sysroot";
-    std::optional<fs::path> qubes_xml;
+    auto args = Arguments::parse(context.arguments, {.flags = {}, .options = {"sysroot", "qubes-xml"}});
+    if (!args) return fail(std::move(args).error().context("loops"));
+    const fs::path sysroot = args->option("sysroot").value_or("/sysroot");
+    const auto qubes_xml = args->option("qubes-xml");
     std::vector<TemplateImage> images;
-    const auto& args = context.arguments;
-    for (std::size_t i = 0; i < args.size(); i += 2) {
-        if (i + 1 >= args.size()) return usage();
-        if (args[i] == "--sysroot")
-            sysroot = args[i + 1];
-        else if (args[i] == "--qubes-xml")
-            qubes_xml = args[i + 1];
-        else if (args[i] == "--image")
-            images.push_back({args[i + 1], ImageKind::template_root});
-        else
-            return usage();
-    }
+    for (const auto& operand : args->operands()) images.push_back({operand, ImageKind::template_root});
     const fs::path xml = qubes_xml.value_or(sysroot / "var/lib/qubes/qubes.xml");
     std::error_code ec;
     if (qubes_xml || fs::exists(xml, ec)) {
@@ -213,7 +206,7 @@ int run_loops(Context& context) {
                          " volume(s) in file pools have unusable paths; skipped");
         images.insert(images.end(), discovered->images.begin(), discovered->images.end());
     } else {
-        log::notice("loops: no ", xml.string(), "; only images given with --image");
+        log::notice("loops: no ", xml.string(), "; only the images named on the command line");
     }
     auto report = attach_template_images(context.layout, sysroot, images);
     if (!report) return fail(report.error());
@@ -235,29 +228,31 @@ struct SealRequest {
     std::uint64_t hash_offset = 0;
 };
 
+Result<std::uint64_t> parse_bytes(const std::string& text) {
+    std::uint64_t bytes = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), bytes);
+    if (ec != std::errc() || end != text.data() + text.size() || text.empty())
+        return Error("not a number of bytes: " + text, EINVAL);
+    return bytes;
+}
+
 Result<SealRequest> parse_seal(const Context& context) {
     const auto& options = context.options;
-    SealRequest request{options.integrity == IntegrityMode::hash ? "hash" : "verity", options.base,
-                        options.verity_hash, "", options.verity_offset};
-    const auto& args = context.arguments;
-    for (std::size_t i = 0; i < args.size(); i += 2) {
-        if (i + 1 >= args.size()) return Error("seal: " + args[i] + " needs a value", EINVAL);
-        const std::string& value = args[i + 1];
-        if (args[i] == "--mode")
-            request.mode = value;
-        else if (args[i] == "--base")
-            request.base = value;
-        else if (args[i] == "--hash")
-            request.hash = value;
-        else if (args[i] == "--record")
-            request.record = value;
-        else if (args[i] == "--hash-offset") {
-            char* end = nullptr;
-            errno = 0;
-            request.hash_offset = std::strtoull(value.c_str(), &end, 10);
-            if (errno || *end || value.empty()) return Error("seal: bad --hash-offset " + value, EINVAL);
-        } else
-            return Error("seal: unknown option " + args[i], EINVAL);
+    auto args = Arguments::parse(context.arguments,
+                                 {.flags = {}, .options = {"mode", "base", "hash", "hash-offset", "record"}});
+    if (!args) return std::move(args).error().context("seal");
+    if (!args->operands().empty()) return Error("seal: unexpected " + args->operands()[0], EINVAL);
+    SealRequest request;
+    request.mode =
+        args->option("mode").value_or(options.integrity == IntegrityMode::hash ? "hash" : "verity");
+    request.base = args->option("base").value_or(options.base);
+    request.hash = args->option("hash").value_or(options.verity_hash);
+    request.record = args->option("record").value_or("");
+    request.hash_offset = options.verity_offset;
+    if (auto offset = args->option("hash-offset")) {
+        auto bytes = parse_bytes(*offset);
+        if (!bytes) return std::move(bytes).error().context("seal: --hash-offset");
+        request.hash_offset = *bytes;
     }
     if (request.mode != "verity" && request.mode != "hash")
         return Error("seal: --mode must be verity or hash", EINVAL);
@@ -332,7 +327,7 @@ int usage() {
         stderr,
         "usage: reliant-overlay [--cmdline FILE] [--run-dir DIR] COMMAND [ARGS]\n"
         "commands: protect, verify, prepare, mount-root [TARGET], mount-options,\n"
-        "          loops [--sysroot DIR] [--qubes-xml FILE] [--image PATH]...,\n"
+        "          loops [--sysroot DIR] [--qubes-xml FILE] [IMAGE...],\n"
         "          create-snapshot FINAL BASE COW [COW2],\n"
         "          seal [--mode verity|hash] [--base SPEC] [--hash SPEC|FILE] [--hash-offset BYTES]\n"
         "               [--record FILE]\n"
