@@ -3,6 +3,7 @@
 
 #include "common/arguments.h"
 #include "common/file_io.h"
+#include "healer/command_options.h"
 #include "healer/commands.h"
 #include "healer/document_reader.h"
 #include "healer/validator.h"
@@ -17,32 +18,6 @@ constexpr int exit_usage = 2;
 const char* const usage =
     "usage: reliant-healer check [--json] [--release any|4.3|main] [--root DIR] [--sysfs DIR]\n"
     "                            [--pci-root-buses 0000:00,...] [--reference FILE] FILE...\n";
-
-Result<ValidationOptions> validation_options(const Arguments& arguments) {
-    ValidationOptions options;
-    if (const auto release = arguments.option("release")) {
-        if (*release == "any")
-            options.release = QubesRelease::any;
-        else if (*release == "4.3")
-            options.release = QubesRelease::r4_3;
-        else if (*release == "main" || *release == "4.4")
-            options.release = QubesRelease::main;
-        else
-            return Error("--release must be any, 4.3 or main", EINVAL);
-    }
-    if (const auto root = arguments.option("root")) options.root = *root;
-    if (const auto sysfs = arguments.option("sysfs")) options.sysfs = *sysfs;
-    if (const auto buses = arguments.option("pci-root-buses")) {
-        std::vector<std::string> list;
-        for (std::size_t start = 0; start <= buses->size();) {
-            const std::size_t comma = std::min(buses->find(',', start), buses->size());
-            if (comma > start) list.push_back(buses->substr(start, comma - start));
-            start = comma + 1;
-        }
-        options.pci_root_buses = list;
-    }
-    return options;
-}
 
 // Reads and builds one file; I/O errors (other than size) are returned.
 Result<std::optional<Document>> load(const std::string& path, Diagnostics& out) {
@@ -66,7 +41,8 @@ void print(const Diagnostics& diagnostics, bool json) {
 }  // namespace
 
 int run_check(const std::vector<std::string>& words) {
-    const ArgumentSpec spec{{"json"}, {"release", "root", "sysfs", "pci-root-buses", "reference"}};
+    ArgumentSpec spec{{"json"}, validation_option_names};
+    spec.options.insert("reference");
     auto arguments = Arguments::parse(words, spec);
     if (!arguments || arguments->operands().empty()) {
         if (!arguments) std::cerr << "reliant-healer check: " << arguments.error().describe() << '\n';

@@ -11,4 +11,12 @@ namespace reliant::healer {
 // not, 2 on a usage or I/O error.
 int run_check(const std::vector<std::string>& arguments);
 
+// merge --base B --shard-root DIR --out O [--report R]: 0 when O was written,
+// 1 when no loadable output could be made (nothing written), 2 on usage.
+int run_merge(const std::vector<std::string>& arguments);
+
+// split --in Q --base-out B --shard-root DIR: 0 when everything was written,
+// 1 when something was not (the report says what), 2 on usage or I/O errors.
+int run_split(const std::vector<std::string>& arguments);
+
 }  // namespace reliant::healer

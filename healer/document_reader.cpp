@@ -31,8 +31,31 @@ bool is_blank(std::string_view text) { return text.find_first_not_of(" \t\r\n") 
 // under a byte budget; references to external entities are errors.
 class Builder {
 public:
-    Builder(const XmlDocument& xml, Diagnostics& out, const ReadOptions& options)
-        : xml_(xml), out_(out), options_(options), budget_(options.limits.max_entity_expansion) {}
+    Builder(const XmlDocument& xml, Diagnostics& out, const ReadOptions& options,
+            ShardExtras* extras = nullptr)
+        : xml_(xml),
+          out_(out),
+          options_(options),
+          extras_(extras),
+          budget_(options.limits.max_entity_expansion) {}
+
+    // A shard: <qubes-shard version=… volume=…> with the qubes.xml sections,
+    // <qid-range> and <references>.
+    std::optional<Document> build_shard() {
+        report_form();
+        const xmlNode* root = xml_.root();
+        if (root->ns != nullptr || name_of(root) != "qubes-shard") {
+            out_.error("V1", line_of(root),
+                       "not a shard: the root element is <" + std::string(name_of(root)) + ">");
+            return std::nullopt;
+        }
+        for (const xmlAttr* attribute = root->properties; attribute; attribute = attribute->next)
+            if (attribute->ns == nullptr)
+                extras_->root.set(name_of(attribute), attribute_value(root, attribute));
+        Document document;
+        read_sections(root, document);
+        return document;
+    }
 
     Document build() {
         report_form();
@@ -89,14 +112,24 @@ private:
                 read_properties(child, document.properties);
             else if (name == "domains")
                 read_domains(child, document.domains);
-            else {
+            else if (extras_ && name == "qid-range") {
+                extras_->qid_range = all_attributes(child);
+                no_children(child);
+                continue;
+            } else if (extras_ && name == "references") {
+                for_each_child(child, "reference", [&](const xmlNode* node) {
+                    extras_->references.push_back(all_attributes(node));
+                    no_children(node);
+                });
+                continue;
+            } else {
                 unknown_element(child);
                 continue;
             }
             no_attributes(child);
             seen.push_back(name);
         }
-        if (!std::equal(seen.begin(), seen.end(), expected.begin(), expected.end()))
+        if (!extras_ && !std::equal(seen.begin(), seen.end(), expected.begin(), expected.end()))
             out_.warning("V1", line_of(root),
                          "top-level sections are " + join(seen) +
                              "; qubesd writes labels, pools, properties, domains");
@@ -415,6 +448,7 @@ private:
     const XmlDocument& xml_;
     Diagnostics& out_;
     const ReadOptions& options_;
+    ShardExtras* extras_;
     std::size_t budget_;
     bool budget_reported_ = false;
     std::set<std::string> reported_entities_;
@@ -433,6 +467,23 @@ std::optional<Document> read_document(std::string_view bytes, Diagnostics& out, 
         return std::nullopt;
     }
     return build_document(*xml, out, options);
+}
+
+}  // namespace reliant::healer
+
+namespace reliant::healer {
+
+std::optional<Document> read_shard_document(std::string_view bytes, Diagnostics& out, ShardExtras& extras,
+                                            const XmlLimits& limits) {
+    ReadOptions options;
+    options.limits = limits;
+    options.doctype = DoctypePolicy::reject;
+    auto xml = XmlDocument::parse(bytes, out.file(), limits);
+    if (!xml) {
+        out.error("V1", xml.error().input_line(), "not loadable XML: " + xml.error().message());
+        return std::nullopt;
+    }
+    return Builder(*xml, out, options, &extras).build_shard();
 }
 
 }  // namespace reliant::healer

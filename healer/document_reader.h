@@ -25,6 +25,20 @@ struct ReadOptions {
 
 Document build_document(const XmlDocument& xml, Diagnostics& out, const ReadOptions& options = {});
 
+// What a shard file carries beyond the qubes.xml sections (docs/shards.md):
+// the attributes of its <qubes-shard> root, its <qid-range>, and the
+// <references> to qubes outside it.
+struct ShardExtras {
+    Attributes root;                      // version, volume
+    std::optional<Attributes> qid_range;  // first, last
+    std::vector<Attributes> references;   // name, uuid
+};
+
+// Reads a shard file: untrusted input, so a DOCTYPE is an error; nullopt
+// when it is not well-formed or its root is not <qubes-shard>.
+std::optional<Document> read_shard_document(std::string_view bytes, Diagnostics& out, ShardExtras& extras,
+                                            const XmlLimits& limits = {});
+
 // Parses and builds; nullopt (with an error[V1] in `out`) when the bytes are
 // not a document qubesd could parse, or break the limits.
 std::optional<Document> read_document(std::string_view bytes, Diagnostics& out,

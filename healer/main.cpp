@@ -10,7 +10,9 @@ namespace {
 
 const char* const usage =
     "usage: reliant-healer COMMAND [OPTIONS] ...\n"
-    "  check FILE...       report whether qubesd would load each file (exit 0 yes, 1 no)\n";
+    "  check FILE...       report whether qubesd would load each file (exit 0 yes, 1 no)\n"
+    "  merge ...           base qubes.xml + the shards of the open volumes -> one qubes.xml\n"
+    "  split ...           qubesd's qubes.xml -> the base and one shard per volume\n";
 
 }  // namespace
 
@@ -23,6 +25,8 @@ int main(int argc, char** argv) {
     const std::string command = argv[1];
     const std::vector<std::string> arguments(argv + 2, argv + argc);
     if (command == "check") return reliant::healer::run_check(arguments);
+    if (command == "merge") return reliant::healer::run_merge(arguments);
+    if (command == "split") return reliant::healer::run_split(arguments);
     if (command == "--help" || command == "help") {
         std::cout << usage;
         return 0;

@@ -136,6 +136,23 @@ void write_domain(Writer& w, int depth, const Domain& domain) {
 
 }  // namespace
 
+std::string serialize_shard(const Attributes& root, const Attributes& qid_range, const Document& sections,
+                            const std::vector<Attributes>& references) {
+    Writer w;
+    w.open(0, "qubes-shard", root);
+    w.empty(1, "qid-range", qid_range);
+    write_list(w, 1, "labels", {}, sections.labels,
+               [&](const Label& label) { w.leaf(2, "label", label.attributes, label.name); });
+    write_list(w, 1, "pools", {}, sections.pools,
+               [&](const Pool& pool) { w.empty(2, "pool", pool.attributes); });
+    write_list(w, 1, "references", {}, references,
+               [&](const Attributes& reference) { w.empty(2, "reference", reference); });
+    write_list(w, 1, "domains", {}, sections.domains,
+               [&](const Domain& domain) { write_domain(w, 2, domain); });
+    w.close(0, "qubes-shard");
+    return w.take();
+}
+
 std::string serialize(const Document& document) {
     Writer w;
     w.open(0, "qubes");

@@ -13,4 +13,9 @@ namespace reliant::healer {
 
 std::string serialize(const Document& document);
 
+// A shard file (docs/shards.md): <qubes-shard> with `root` attributes, a
+// <qid-range>, the labels, pools and domains of `sections`, and <references>.
+std::string serialize_shard(const Attributes& root, const Attributes& qid_range, const Document& sections,
+                            const std::vector<Attributes>& references);
+
 }  // namespace reliant::healer

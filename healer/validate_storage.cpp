@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "healer/validator_internal.h"
 
@@ -58,6 +60,8 @@ struct Value {
 
 class VolumeConfig {
 public:
+    int line = 0;  // of its <volume> element, 0 for a class default
+
     bool has(std::string_view key) const { return find(key) != nullptr; }
     const Value* find(std::string_view key) const {
         for (const auto& [k, v] : items_)
@@ -122,6 +126,14 @@ bool is_known_volume_key(std::string_view key, std::string_view driver) {
     return false;
 }
 
+// Names a volume in messages; built only when a message is.
+struct Where {
+    const Context& context;
+    const Qube& qube;
+    const std::string& volume;
+    std::string text() const { return "volume " + in_quotes(volume) + " of " + context.describe(qube); }
+};
+
 struct InitializedVolume {
     std::string name;
     std::string pool;
@@ -182,14 +194,9 @@ private:
                 it = configs.end() - 1;
             }
             for (const auto& [key, value] : volume.attributes) it->second.set(key, Value::from_xml(value));
-            lines_[{qube.domain, *name}] = volume.line;
+            it->second.line = volume.line;
         }
         return configs;
-    }
-
-    int line_of(const Qube& qube, const std::string& name) const {
-        const auto it = lines_.find({qube.domain, name});
-        return it == lines_.end() ? qube.line() : it->second;
     }
 
     std::optional<std::size_t> template_of(const Qube& qube) const {
@@ -201,10 +208,10 @@ private:
         return it == state_[qube].volumes.end() ? nullptr : &volumes_[it->second];
     }
 
-    void init_volume(std::size_t index, const std::string& name, VolumeConfig config) {
+    void init_volume(std::size_t index, const std::string& name, VolumeConfig& config) {
         const Qube& qube = context_.qubes[index];
-        const int line = line_of(qube, name);
-        const std::string where = "volume " + in_quotes(name) + " of " + context_.describe(qube);
+        const int line = config.line ? config.line : qube.line();
+        const Where where{context_, qube, name};
         std::string source_vid;
         bool has_source = false;
         if (config.has("source")) {
@@ -226,19 +233,20 @@ private:
         if (has_source && pool->driver == "lvm_thin")
             check_source_origin(qube, name, source_vid, where, line);
         state_[index].volumes[name] = volumes_.size();
+        initialized_.insert(volume.pool + '\0' + volume.vid);
         volumes_.push_back(std::move(volume));
         volume_lines_.push_back(line);
     }
 
     // _update_volume_config_source: walk the template chain to the volume
     // that has no source of its own; the pool and size come from it.
-    bool inherit_source(const Qube& qube, const std::string& name, VolumeConfig& config,
-                        const std::string& where, int line, std::string& source_vid, bool& has_source) {
+    bool inherit_source(const Qube& qube, const std::string& name, VolumeConfig& config, const Where& where,
+                        int line, std::string& source_vid, bool& has_source) {
         for (auto template_index = template_of(qube); template_index;) {
             const InitializedVolume* source = volume_of(*template_index, name);
             if (!source) {
                 context_.error("V34", line,
-                               where + " takes its source from " +
+                               where.text() + " takes its source from " +
                                    context_.describe(context_.qubes[*template_index]) +
                                    ", which has no such volume");
                 return false;
@@ -254,13 +262,13 @@ private:
     }
 
     // An explicit source="vid" is looked up in the volume's own pool.
-    bool find_named_source(const VolumeConfig& config, const std::string& where, int line,
+    bool find_named_source(const VolumeConfig& config, const Where& where, int line,
                            std::string& source_vid) {
         const Value& source = *config.find("source");
         source_vid = source.kind == Value::Kind::text ? source.text : (source.flag ? "True" : "False");
         const Value* pool_value = config.find("pool");
         if (!pool_value || pool_value->kind != Value::Kind::text) {
-            context_.error("V33", line, where + " names a source but no pool");
+            context_.error("V33", line, where.text() + " names a source but no pool");
             return false;
         }
         const auto pool = context_.pools.find(pool_value->text);
@@ -278,22 +286,21 @@ private:
             if (!installed)
                 context_.error(
                     "V35", line,
-                    where + " has source " + in_quotes(source_vid) + ", which is no installed kernel");
+                    where.text() + " has source " + in_quotes(source_vid) + ", which is no installed kernel");
             return installed;
         }
         if (driver != "file" && driver != "file-reflink") return true;  // lvm and others accept any vid
-        const bool found = std::any_of(volumes_.begin(), volumes_.end(), [&](const InitializedVolume& v) {
-            return v.pool == pool_value->text && v.vid == source_vid;
-        });
+        const bool found = initialized_.contains(pool_value->text + '\0' + source_vid);
         if (!found)
             context_.error("V35", line,
-                           where + " has source " + in_quotes(source_vid) + ", which is no volume of pool " +
-                               in_quotes(pool_value->text) + " loaded before it");
+                           where.text() + " has source " + in_quotes(source_vid) +
+                               ", which is no volume of pool " + in_quotes(pool_value->text) +
+                               " loaded before it");
         return found;
     }
 
     void check_source_origin(const Qube& qube, const std::string& name, const std::string& source_vid,
-                             const std::string& where, int line) {
+                             const Where& where, int line) {
         std::optional<std::size_t> origin;
         for (auto t = template_of(qube); t;) {
             const InitializedVolume* v = volume_of(*t, name);
@@ -306,38 +313,40 @@ private:
         const InitializedVolume* expected = volume_of(*origin, name);
         if (expected && expected->vid != source_vid)
             context_.warning("V35", line,
-                             where + " has source " + in_quotes(source_vid) +
+                             where.text() + " has source " + in_quotes(source_vid) +
                                  ", but its template chain gives " + in_quotes(expected->vid));
     }
 
-    void unknown_pool(const std::string& name, const std::string& where, int line) {
+    void unknown_pool(const std::string& name, const Where& where, int line) {
         const auto skipped = context_.skipped_pools.find(name);
         context_.error(
             "V33", line,
-            where + " uses pool " + in_quotes(name) +
+            where.text() + " uses pool " + in_quotes(name) +
                 (skipped != context_.skipped_pools.end() ? ", which qubesd does not load: " + skipped->second
                                                          : ", which does not exist"));
     }
 
     const LoadedPool* resolve_pool(const Qube& qube, const std::string& name, VolumeConfig& config,
-                                   const std::string& where, int line) {
+                                   const Where& where, int line) {
         if (!config.has("pool")) {
             static const std::set<std::string, std::less<>> standard = {"root", "private", "volatile",
                                                                         "kernel"};
             if (!standard.contains(name)) {
                 context_.error(
                     "V33", line,
-                    where + " has no pool, and only root/private/volatile/kernel fall back to a default");
+                    where.text() +
+                        " has no pool, and only root/private/volatile/kernel fall back to a default");
                 return nullptr;
             }
             const auto fallback = default_pool(name);
             if (!fallback) {
-                context_.error("V33", line, where + " has no pool, and no default pool can be determined");
+                context_.error("V33", line,
+                               where.text() + " has no pool, and no default pool can be determined");
                 return nullptr;
             }
             if (qube.domain->volume_config)
                 context_.warning("V33", line,
-                                 where + " has no pool; qubesd falls back to " + in_quotes(*fallback));
+                                 where.text() + " has no pool; qubesd falls back to " + in_quotes(*fallback));
             config.set("pool", Value::from_xml(*fallback));
         }
         const Value& pool_value = *config.find("pool");
@@ -366,37 +375,39 @@ private:
     }
 
     bool driver_init(const Qube& qube, const LoadedPool& pool, VolumeConfig& config,
-                     InitializedVolume& volume, const std::string& where, int line) {
+                     InitializedVolume& volume, const Where& where, int line) {
         bool ok = true;
         for (const auto& [key, value] : config.items())
             if (!is_known_volume_key(key, pool.driver)) {
-                context_.error("V31", line, where + " has unknown attribute " + in_quotes(key));
+                context_.error("V31", line, where.text() + " has unknown attribute " + in_quotes(key));
                 ok = false;
             }
         for (const char* key : {"rw", "save_on_stop", "snap_on_start", "ephemeral"})
             if (const Value* v = config.find(key); v && v->kind == Value::Kind::text)
                 context_.warning("V32", line,
-                                 where + ": " + key + "=" + in_quotes(v->text) +
+                                 where.text() + ": " + key + "=" + in_quotes(v->text) +
                                      " is not True/False; qubesd keeps it as a string, which counts as " +
                                      (v->truthy() ? "true" : "false"));
         const bool snap = config.truthy("snap_on_start");
         const bool save = config.truthy("save_on_stop");
-        if (pool.driver == "linux-kernel") return ok && kernel_init(config, where, line);
-        if (snap && save) {
+        if (pool.driver == "linux-kernel" && !kernel_init(config, where, line)) return false;
+        if (snap && save && pool.driver != "linux-kernel") {
             if (pool.driver == "file") {
-                context_.error("V37", line,
-                               where + ": the file driver does not support snap_on_start with save_on_stop");
+                context_.error(
+                    "V37", line,
+                    where.text() + ": the file driver does not support snap_on_start with save_on_stop");
                 return false;
             }
             context_.warning("V37", line,
-                             where + " has both snap_on_start and save_on_stop; it cannot start");
+                             where.text() + " has both snap_on_start and save_on_stop; it cannot start");
         }
         if (pool.driver == "file" && !save) config.set("revisions_to_keep", Value::integer(0));
         if (!config.has("revisions_to_keep"))
             config.set("revisions_to_keep",
                        pool.revisions_to_keep ? Value::from_xml(*pool.revisions_to_keep) : Value::integer(0));
         volume.vid = vid_of(qube, pool, config);
-        return ok && volume_init(pool, config, volume, where, line);
+        if (!ok || !volume_init(pool, config, volume, where, line)) return false;
+        return pool.driver != "linux-kernel" || kernel_volume_checks(config, where, line);
     }
 
     std::string vid_of(const Qube& qube, const LoadedPool& pool, const VolumeConfig& config) const {
@@ -409,59 +420,80 @@ private:
 
     // Volume.__init__ and the driver's volume class.
     bool volume_init(const LoadedPool& pool, const VolumeConfig& config, const InitializedVolume& volume,
-                     const std::string& where, int line) {
+                     const Where& where, int line) {
+        // "True"/"False" become Python bools; the lvm and reflink volume
+        // classes build paths from the vid and fail on one.
+        if (const Value* vid = config.find("vid"); vid && vid->kind == Value::Kind::boolean) {
+            const bool builds_paths = pool.driver == "file-reflink" ||
+                                      (pool.driver == "lvm_thin" &&
+                                       (config.truthy("snap_on_start") || config.truthy("save_on_stop")));
+            if (builds_paths) {
+                context_.error("V36", line,
+                               where.text() + ": vid " + (vid->flag ? "True" : "False") +
+                                   " is read as a boolean, not a volume id");
+                return false;
+            }
+        }
         const bool snap = config.truthy("snap_on_start");
         if (snap && !volume.has_source) {
-            context_.error("V34", line, where + " has snap_on_start but no source");
+            context_.error("V34", line, where.text() + " has snap_on_start but no source");
             return false;
         }
         if (!snap && volume.has_source) {
-            context_.error("V34", line, where + " has a source but not snap_on_start");
+            context_.error("V34", line, where.text() + " has a source but not snap_on_start");
             return false;
         }
         const auto revisions = config.find("revisions_to_keep")->as_int();
         if (!revisions) {
-            context_.error("V31", line, where + ": revisions_to_keep is not an integer");
+            context_.error("V31", line, where.text() + ": revisions_to_keep is not an integer");
             return false;
         }
         if (const Value* size = config.find("size"); size && !size->as_int()) {
-            context_.error("V31", line, where + ": size " + in_quotes(size->text) + " is not an integer");
+            context_.error("V31", line,
+                           where.text() + ": size " + in_quotes(size->text) + " is not an integer");
             return false;
         }
         if (pool.driver == "file" && (*revisions > 1 || *revisions < -1)) {
             context_.error(
                 "V37", line,
-                where + ": the file driver keeps -1..1 revisions, not " + std::to_string(*revisions));
+                where.text() + ": the file driver keeps -1..1 revisions, not " + std::to_string(*revisions));
             return false;
         }
         if (*revisions < -1)
-            context_.warning("V38", line,
-                             where + ": revisions_to_keep " + std::to_string(*revisions) + " is below -1");
+            context_.warning(
+                "V38", line,
+                where.text() + ": revisions_to_keep " + std::to_string(*revisions) + " is below -1");
         if (*revisions == -1 && (snap || !config.truthy("save_on_stop")))
             context_.warning("V38", line,
-                             where + ": revisions_to_keep -1 needs save_on_stop and no snap_on_start");
+                             where.text() + ": revisions_to_keep -1 needs save_on_stop and no snap_on_start");
         return true;
     }
 
-    bool kernel_init(VolumeConfig& config, const std::string& where, int line) {
+    // LinuxKernel.init_volume, before the volume is built.
+    bool kernel_init(VolumeConfig& config, const Where& where, int line) {
         const Value* rw = config.find("rw");
         if (!rw || rw->truthy()) {
-            context_.error("V37", line, where + ": kernel volumes must not be writable");
+            context_.error("V37", line, where.text() + ": kernel volumes must not be writable");
             return false;
         }
         if (config.truthy("snap_on_start") && !config.truthy("source"))
             config.set("snap_on_start", Value::boolean(false));
         if (config.truthy("save_on_stop")) {
-            context_.error("V37", line, where + ": kernel volumes do not support save_on_stop");
+            context_.error("V37", line, where.text() + ": kernel volumes do not support save_on_stop");
             return false;
         }
-        if (const Value* revisions = config.find("revisions_to_keep");
-            revisions && revisions->as_int() != 0) {
-            context_.error("V37", line, where + ": kernel volumes keep 0 revisions");
+        return true;
+    }
+
+    // LinuxModules' assertions, after Volume.__init__.
+    bool kernel_volume_checks(const VolumeConfig& config, const Where& where, int line) {
+        if (config.find("revisions_to_keep")->as_int() != 0) {
+            context_.error("V37", line, where.text() + ": kernel volumes keep 0 revisions");
             return false;
         }
+        const Value* rw = config.find("rw");
         if (!(rw->kind == Value::Kind::boolean && !rw->flag)) {
-            context_.error("V37", line, where + ": kernel volume rw must be exactly False");
+            context_.error("V37", line, where.text() + ": kernel volume rw must be exactly False");
             return false;
         }
         return true;
@@ -484,23 +516,23 @@ private:
     }
 
     void check_unique_vids() {
-        std::map<std::pair<std::string, std::string>, std::size_t> seen;
+        std::unordered_map<std::string, std::size_t> seen;  // "pool\0vid"
         for (std::size_t i = 0; i < volumes_.size(); ++i) {
             const InitializedVolume& v = volumes_[i];
             if (v.driver == "linux-kernel") continue;
             const Qube& owner = context_.qubes[v.owner];
-            const std::string where = "volume " + in_quotes(v.name) + " of " + context_.describe(owner);
-            if (const auto [it, added] = seen.emplace(std::pair(v.pool, v.vid), i); !added)
+            const Where where{context_, owner, v.name};
+            if (const auto [it, added] = seen.emplace(v.pool + '\0' + v.vid, i); !added)
                 context_.warning("V36", volume_lines_[i],
-                                 where + " uses " + in_quotes(v.vid) + " in pool " + in_quotes(v.pool) +
-                                     " like " +
+                                 where.text() + " uses " + in_quotes(v.vid) + " in pool " +
+                                     in_quotes(v.pool) + " like " +
                                      context_.describe(context_.qubes[volumes_[it->second].owner]) +
                                      ": two qubes, one disk");
             check_vid_syntax(v, where, volume_lines_[i]);
         }
     }
 
-    void check_vid_syntax(const InitializedVolume& v, const std::string& where, int line) {
+    void check_vid_syntax(const InitializedVolume& v, const Where& where, int line) {
         const LoadedPool& pool = context_.pools.at(v.pool);
         bool ok = true;
         if (pool.driver == "lvm_thin")
@@ -511,7 +543,7 @@ private:
         if (!ok)
             context_.warning(
                 "V36", line,
-                where + ": vid " + in_quotes(v.vid) + " does not fit the " + pool.driver + " driver");
+                where.text() + ": vid " + in_quotes(v.vid) + " does not fit the " + pool.driver + " driver");
     }
 
     // A deniable volume's pool that no volume uses still tells that the
@@ -532,8 +564,8 @@ private:
     Context& context_;
     std::vector<QubeStorage> state_;
     std::vector<InitializedVolume> volumes_;
+    std::unordered_set<std::string> initialized_;  // "pool\0vid" of every volume built so far
     std::vector<int> volume_lines_;
-    std::map<std::pair<const Domain*, std::string>, int> lines_;
 };
 
 }  // namespace

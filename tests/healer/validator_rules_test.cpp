@@ -117,7 +117,9 @@ TEST_CASE("V3 label ids") {
 
 TEST_CASE("V4 label names and colours") {
     expect_warning(replace(valid_system, "color=\"0x3465a4\"", "color=\"#3465a4\""), "V4");
-    expect_warning(replace(valid_system, "<label id=\"label-6\"", "<label id=\"label-3\" color=\"0xedd400\">amber</label><label id=\"label-6\""), "V4");
+    expect_warning(replace(valid_system, "<label id=\"label-6\"",
+                           "<label id=\"label-3\" color=\"0xedd400\">amber</label><label id=\"label-6\""),
+                   "V4");
 }
 
 TEST_CASE("V5 labels resolve") {
@@ -251,10 +253,10 @@ TEST_CASE("V15 UUIDs and name syntax") {
     const std::string nil =
         replace(valid_system, "44444444-4444-4444-8444-444444444444", "00000000-0000-0000-0000-000000000000");
     expect_error(nil, "V15");
-    const std::string nil_template =
-        replace(work_template, "44444444-4444-4444-8444-444444444444", "00000000-0000-0000-0000-000000000000");
-    expect_warning(replace(nil, nil_template, nil_template + "\n        <property name=\"netvm\"></property>"),
-                   "V15");
+    const std::string nil_template = replace(work_template, "44444444-4444-4444-8444-444444444444",
+                                             "00000000-0000-0000-0000-000000000000");
+    expect_warning(
+        replace(nil, nil_template, nil_template + "\n        <property name=\"netvm\"></property>"), "V15");
 }
 
 TEST_CASE("V16 domain ids") {
@@ -468,6 +470,21 @@ TEST_CASE("V31 volume attributes") {
         "V31");
 }
 
+TEST_CASE("V31 kernel volumes go through the same volume checks (found by differential testing)") {
+    expect_error(replace(valid_system, work_kernel_line,
+                         replace(work_kernel_line, "snap_on_start=\"False\"/>",
+                                 "snap_on_start=\"False\" size=\"linux-kernel\"/>")),
+                 "V31");
+}
+
+TEST_CASE(
+    "V35 a kernel volume's explicit source must be an installed kernel (found by differential testing)") {
+    expect_error(replace(valid_system, work_kernel_line,
+                         replace(work_kernel_line, "snap_on_start=\"False\"/>",
+                                 "snap_on_start=\"False\" source=\"False\"/>")),
+                 "V35");
+}
+
 TEST_CASE("V32 volume booleans") {
     expect_warning(replace(valid_system, work_private, replace(work_private, "rw=\"True\"", "rw=\"true\"")),
                    "V32");
@@ -521,6 +538,12 @@ TEST_CASE("V36 volume ids") {
     expect_warning(replace(valid_system, work_private,
                            replace(work_private, "qubes_dom0/vm-work-private", "vm-work-private")),
                    "V36");
+}
+
+TEST_CASE("V36 a vid spelled True/False is a boolean to qubesd (found by differential testing)") {
+    expect_error(replace(valid_system, work_root,
+                         replace(work_root, "vid=\"qubes_dom0/vm-work-root\"", "vid=\"False\"")),
+                 "V36");
 }
 
 TEST_CASE("V37 driver limits") {

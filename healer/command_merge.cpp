@@ -1,0 +1,103 @@
+// reliant-healer merge: base + the shards under --shard-root -> --out.
+// Writes only OUT and REPORT (both meant for /run), prints counts only:
+// nothing about a shard reaches a log line.
+#include <iostream>
+
+#include "common/file_io.h"
+#include "healer/command_options.h"
+#include "healer/commands.h"
+#include "healer/document_reader.h"
+#include "healer/merge.h"
+#include "healer/serializer.h"
+#include "healer/shard_files.h"
+
+namespace reliant::healer {
+namespace {
+
+const char* const usage =
+    "usage: reliant-healer merge --base BASE.xml --shard-root DIR --out OUT.xml [--report REPORT.json]\n"
+    "                            [--volume-root /run/shufflecake] [--fix uuid,heuristic|none]\n"
+    "                            [--release R] [--root DIR] [--sysfs DIR] [--pci-root-buses LIST]\n";
+
+int fail_usage(const std::string& why) {
+    std::cerr << "reliant-healer merge: " << why << '\n' << usage;
+    return 2;
+}
+
+Result<FixPolicy> fix_policy(const std::string& text) {
+    FixPolicy policy{false, false};
+    if (text == "none") return policy;
+    for (std::size_t start = 0; start <= text.size();) {
+        const std::size_t comma = std::min(text.find(',', start), text.size());
+        const std::string word = text.substr(start, comma - start);
+        if (word == "uuid")
+            policy.follow_renames = true;
+        else if (word == "heuristic")
+            policy.heuristics = true;
+        else
+            return Error("--fix takes uuid, heuristic (comma-separated) or none", EINVAL);
+        start = comma + 1;
+    }
+    return policy;
+}
+
+}  // namespace
+
+int run_merge(const std::vector<std::string>& words) {
+    ArgumentSpec spec{{}, validation_option_names};
+    spec.options.insert({"base", "shard-root", "out", "report", "volume-root", "fix"});
+    auto arguments = Arguments::parse(words, spec);
+    if (!arguments) return fail_usage(arguments.error().describe());
+    const auto base_path = arguments->option("base");
+    const auto shard_root = arguments->option("shard-root");
+    const auto out = arguments->option("out");
+    if (!base_path || !shard_root || !out || !arguments->operands().empty())
+        return fail_usage("--base, --shard-root and --out are required");
+
+    MergeOptions options;
+    auto validation = validation_options(*arguments);
+    if (!validation) return fail_usage(validation.error().describe());
+    options.validation = *validation;
+    if (const auto root = arguments->option("volume-root")) options.volume_root = *root;
+    options.validation.volume_root = options.volume_root;
+    if (const auto fix = arguments->option("fix")) {
+        auto policy = fix_policy(*fix);
+        if (!policy) return fail_usage(policy.error().describe());
+        options.fixes = *policy;
+    }
+
+    auto bytes = read_file(*base_path, options.limits.max_bytes);
+    if (!bytes) {
+        std::cerr << "reliant-healer merge: " << bytes.error().describe() << '\n';
+        return 2;
+    }
+    Diagnostics base_read(*base_path);
+    const auto base = read_document(*bytes, base_read);
+    if (!base) {
+        for (const auto& d : base_read.items()) std::cerr << format_text(d) << '\n';
+        std::cerr << "reliant-healer merge: the base is not loadable; nothing written\n";
+        return 1;
+    }
+
+    MergeResult result = merge(*base, collect_shards(*shard_root, options.limits), options);
+    if (!result.merged) {
+        // Base problems name base qubes only, never a shard's.
+        for (const auto& problem : result.report.base_problems)
+            std::cerr << *base_path << ": " << problem << '\n';
+        std::cerr << "reliant-healer merge: the base does not load; nothing written\n";
+        return 1;
+    }
+    if (auto written = write_file_atomically(*out, serialize(*result.merged), 0660); !written) {
+        std::cerr << "reliant-healer merge: " << written.error().describe() << '\n';
+        return 1;
+    }
+    if (const auto report = arguments->option("report"))
+        if (auto written = write_file_atomically(*report, result.report.to_json(), 0600); !written)
+            std::cerr << "reliant-healer merge: cannot write the report: " << written.error().describe()
+                      << '\n';
+    std::cout << "reliant-healer merge: " << result.report.count("merged") << " shard(s) merged, "
+              << result.report.count("frozen") << " frozen\n";
+    return 0;
+}
+
+}  // namespace reliant::healer

@@ -1,0 +1,47 @@
+// Small pieces merge and split share.
+#pragma once
+
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "healer/model.h"
+#include "healer/ownership.h"
+#include "healer/python_values.h"
+
+namespace reliant::healer {
+
+// The canonical uuid of a domain, or "" when it has none that parses.
+inline std::string uuid_key(const Domain& domain) {
+    const auto text = domain.value("uuid");
+    const auto uuid = text ? python_uuid(*text) : std::nullopt;
+    return uuid ? canonical_uuid(*uuid) : std::string();
+}
+
+inline std::optional<long long> int_property(const Domain& domain, std::string_view name) {
+    const auto value = domain.value(name);
+    return value ? python_int(*value) : std::nullopt;
+}
+
+// How renumbering changes a qube's derived address, for the report.
+inline std::string ip_note(long long from, long long to, const Domain& domain, std::string_view prefix) {
+    if (domain.property("ip")) return "its ip is set explicitly and does not change";
+    return "IP " + vmid_to_ipv4(prefix, from) + " -> " + vmid_to_ipv4(prefix, to);
+}
+
+inline std::optional<long long> lowest_free(const QidRange& range, const std::set<long long>& used) {
+    for (long long n = range.first; n <= range.last; ++n)
+        if (!used.contains(n)) return n;
+    return std::nullopt;
+}
+
+// Sets prohibit-start with a rationale, keeping one the user set already.
+inline void prohibit_start(Domain& domain, const std::string& rationale) {
+    std::string value = "reliant: " + rationale + "; review, then clear this feature";
+    if (const Feature* existing = domain.feature("prohibit-start"); existing && !existing->value.empty())
+        value = existing->value + "; " + value;
+    domain.set_feature("prohibit-start", value);
+}
+
+}  // namespace reliant::healer

@@ -1,0 +1,47 @@
+// Merging the base qubes.xml with the shards of the open volumes into one
+// document qubesd will load (docs/shards.md). Precedence: the base over every
+// shard, a lower volume over a higher one, so what a duress boot shows never
+// depends on which higher volumes exist. A shard whose problems cannot be
+// fixed safely is frozen: left out whole and listed in the report.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "healer/diagnostics.h"
+#include "healer/model.h"
+#include "healer/ownership.h"
+#include "healer/report.h"
+#include "healer/validator.h"
+#include "healer/xml_reader.h"
+
+namespace reliant::healer {
+
+struct FixPolicy {
+    bool follow_renames = true;  // (1) a reference whose name is gone follows the recorded uuid
+    bool heuristics = true;      // (2) template of the same family, netvm none, others default
+};
+
+struct ShardInput {
+    VolumeId volume;
+    std::optional<std::string> bytes;  // nullopt: could not be read
+    std::string read_error;
+};
+
+struct MergeOptions {
+    FixPolicy fixes;
+    std::filesystem::path volume_root = "/run/shufflecake";
+    ValidationOptions validation;
+    XmlLimits limits;
+};
+
+struct MergeResult {
+    std::optional<Document> merged;  // nullopt: no loadable output (the base itself fails)
+    HealReport report;
+};
+
+MergeResult merge(const Document& base, std::vector<ShardInput> shards, const MergeOptions& options);
+
+}  // namespace reliant::healer

@@ -1,0 +1,102 @@
+#include "healer/shard_files.h"
+
+#include <algorithm>
+
+#include "common/file_io.h"
+#include "common/json.h"
+
+namespace reliant::healer {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct VolumeDirectory {
+    VolumeId volume;
+    fs::path shard;  // <dir>/qubes.xml
+    bool has_shard;  // a regular file (not a symlink) is there
+};
+
+std::vector<VolumeDirectory> volume_directories(const fs::path& root) {
+    std::vector<VolumeDirectory> found;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(root, ec)) {
+        const auto volume = parse_volume_name(entry.path().filename().string());
+        if (!volume || !entry.is_directory(ec) || entry.is_symlink(ec)) continue;
+        const fs::path shard = entry.path() / shard_file_name;
+        const bool regular = fs::symlink_status(shard, ec).type() == fs::file_type::regular;
+        found.push_back({*volume, shard, regular});
+    }
+    std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.volume < b.volume; });
+    return found;
+}
+
+Result<std::string> read_shard_bytes(const fs::path& path, const XmlLimits& limits) {
+    return read_file(path, limits.max_bytes);
+}
+
+}  // namespace
+
+std::vector<ShardInput> collect_shards(const fs::path& root, const XmlLimits& limits) {
+    std::vector<ShardInput> shards;
+    for (const VolumeDirectory& directory : volume_directories(root)) {
+        std::error_code ec;
+        if (!directory.has_shard) {
+            // Something that is not a plain file where the shard belongs.
+            if (fs::symlink_status(directory.shard, ec).type() != fs::file_type::not_found)
+                shards.push_back({directory.volume, std::nullopt, "the shard is not a regular file"});
+            continue;
+        }
+        auto bytes = read_shard_bytes(directory.shard, limits);
+        if (bytes)
+            shards.push_back({directory.volume, std::move(*bytes), {}});
+        else
+            shards.push_back({directory.volume, std::nullopt, bytes.error().describe()});
+    }
+    return shards;
+}
+
+std::vector<ExistingShard> existing_shards(const fs::path& root, const XmlLimits& limits) {
+    std::vector<ExistingShard> shards;
+    for (const VolumeDirectory& directory : volume_directories(root)) {
+        ExistingShard existing{directory.volume, false, std::nullopt, {}};
+        std::error_code ec;
+        existing.present = fs::symlink_status(directory.shard, ec).type() != fs::file_type::not_found;
+        if (existing.present) {
+            auto bytes = directory.has_shard ? read_shard_bytes(directory.shard, limits)
+                                             : Result<std::string>(Error("not a regular file", EINVAL));
+            if (!bytes) {
+                existing.problems.push_back(bytes.error().describe());
+            } else {
+                ShardRead read = read_shard(*bytes, directory.volume, limits);
+                existing.shard = std::move(read.shard);
+                existing.problems = std::move(read.problems);
+            }
+        }
+        shards.push_back(std::move(existing));
+    }
+    return shards;
+}
+
+Result<BootMerge> read_boot_merge(const fs::path& report) {
+    auto text = read_file(report, 16u << 20);
+    if (!text) return std::move(text).error();
+    auto json = json_parse(*text);
+    if (!json) return std::move(json).error().context(report.string());
+    const JsonValue* shards = json->member("shards");
+    if (!shards || !shards->array())
+        return Error(report.string() + ": no shards in the merge report", EINVAL);
+    BootMerge boot;
+    for (const JsonValue& shard : *shards->array()) {
+        const std::string* volume = shard.member("volume") ? shard.member("volume")->string() : nullptr;
+        const std::string* status = shard.member("status") ? shard.member("status")->string() : nullptr;
+        const auto id = volume ? parse_volume_name(*volume) : std::nullopt;
+        if (!id || !status) return Error(report.string() + ": malformed shard entry", EINVAL);
+        if (*status == "merged")
+            boot.merged.insert(*id);
+        else
+            boot.frozen.insert(*id);
+    }
+    return boot;
+}
+
+}  // namespace reliant::healer

@@ -1,0 +1,349 @@
+#include "healer/split.h"
+
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+
+#include "healer/heal_common.h"
+#include "healer/qubes_schema.h"
+#include "healer/references.h"
+#include "healer/snapshots.h"
+
+namespace reliant::healer {
+namespace {
+
+// Where each qube and pool of the input lives.
+struct Placement {
+    std::map<std::string, std::optional<VolumeId>> pool_volume;  // pool name -> volume (nullopt: base)
+    std::unordered_map<std::string, std::optional<VolumeId>> qube_volume;  // qube name -> volume
+    std::set<VolumeId> volumes_with_pools;
+
+    std::optional<VolumeId> of_qube(const std::string& name) const {
+        const auto it = qube_volume.find(name);
+        return it == qube_volume.end() ? std::nullopt : it->second;
+    }
+};
+
+Placement place(const Document& input, const std::filesystem::path& volume_root) {
+    Placement placement;
+    for (const Pool& pool : input.pools) {
+        if (!pool.name()) continue;
+        const auto volume = pool_volume(pool, volume_root);
+        placement.pool_volume[*pool.name()] = volume;
+        if (volume) placement.volumes_with_pools.insert(*volume);
+    }
+    for (const Domain& domain : input.domains)
+        if (const auto name = domain.qube_name())
+            placement.qube_volume[*name] =
+                domain.is_admin() ? std::nullopt : qube_volume(domain, input, volume_root);
+    return placement;
+}
+
+// A qube in `from` may refer to `to` when `to` is open whenever `from` is:
+// the base, or a lower volume of the same device (Shufflecake opens a
+// volume together with every lower one).
+bool may_refer(const std::optional<VolumeId>& from, const std::optional<VolumeId>& to) {
+    if (!to) return true;
+    if (!from) return false;
+    return to->device == from->device && to->index <= from->index;
+}
+
+class Splitter {
+public:
+    Splitter(const Document& input, const std::vector<ExistingShard>& existing,
+             const std::optional<BootMerge>& boot, const SplitOptions& options)
+        : input_(input),
+          existing_(existing),
+          boot_(boot),
+          options_(options),
+          placement_(place(input, options.volume_root)) {
+        for (const Domain& domain : input_.domains) {
+            if (const auto qid = int_property(domain, "qid")) used_qids_.insert(*qid);
+            if (const auto dispid = int_property(domain, "dispid")) used_dispids_.insert(*dispid);
+        }
+    }
+
+    SplitResult run() {
+        SplitResult result;
+        result.report.operation = "split";
+        for (const VolumeId& volume : volumes_to_consider()) {
+            ShardOutcome outcome{volume.name(), "written", 0, {}, {}};
+            if (auto shard = build_shard(volume, outcome)) {
+                outcome.qubes = shard->content.domains.size();
+                result.shards.push_back(std::move(*shard));
+            } else if (outcome.status == "error") {
+                result.complete = false;
+            }
+            result.report.shards.push_back(std::move(outcome));
+        }
+        result.base = build_base(result.report);
+        if (!result.base) result.complete = false;
+        return result;
+    }
+
+private:
+    // Volumes with pools now, and volumes merged at boot that have none left
+    // (their pools were removed this session: they get an empty shard).
+    std::set<VolumeId> volumes_to_consider() const {
+        std::set<VolumeId> volumes = placement_.volumes_with_pools;
+        if (boot_)
+            for (const VolumeId& volume : boot_->merged) volumes.insert(volume);
+        return volumes;
+    }
+
+    const ExistingShard* existing_for(const VolumeId& volume) const {
+        for (const ExistingShard& shard : existing_)
+            if (shard.volume == volume) return &shard;
+        return nullptr;
+    }
+
+    // Never overwrite a shard this session did not load: frozen at boot,
+    // unreadable now, or holding pools the session never had.
+    bool may_overwrite(const VolumeId& volume, const ExistingShard* current, ShardOutcome& outcome) const {
+        if (boot_ && boot_->frozen.contains(volume)) {
+            outcome.status = "kept";
+            outcome.reasons.push_back("frozen at boot: its file is left as it is");
+            return false;
+        }
+        if (!current || !current->present) return true;
+        if (!current->shard) {
+            outcome.status = "error";
+            outcome.reasons.push_back("the shard on the volume cannot be read, so it is not replaced");
+            for (const auto& problem : current->problems) outcome.reasons.push_back(problem);
+            return false;
+        }
+        for (const Pool& pool : current->shard->content.pools) {
+            const auto here =
+                pool.name() ? placement_.pool_volume.find(*pool.name()) : placement_.pool_volume.end();
+            if (here == placement_.pool_volume.end() || here->second != volume) {
+                if (boot_ && boot_->merged.contains(volume)) continue;  // removed this session
+                outcome.status = "error";
+                outcome.reasons.push_back(
+                    "the shard on the volume has pools this session did not load (it was not "
+                    "merged at boot), so it is not replaced");
+                return false;
+            }
+        }
+        return true;
+    }
+
+    std::optional<Shard> build_shard(const VolumeId& volume, ShardOutcome& outcome) {
+        const ExistingShard* current = existing_for(volume);
+        if (!may_overwrite(volume, current, outcome)) return std::nullopt;
+        Shard shard{volume, shard_qid_range(volume), {}, {}};
+        for (const Pool& pool : input_.pools)
+            if (pool.name() && placement_.pool_volume.at(*pool.name()) == volume)
+                shard.content.pools.push_back(pool);
+        for (const Domain& domain : input_.domains)
+            if (const auto name = domain.qube_name(); name && placement_.of_qube(*name) == volume)
+                shard.content.domains.push_back(domain);
+        shard.content.labels = labels_used_by(shard.content.domains, false);
+        confine_references(shard, outcome);
+        move_new_qubes_into_range(shard, current, outcome);
+        return shard;
+    }
+
+    // Labels by name as the qubes use them; the base also keeps the eight
+    // standard ones.
+    std::vector<Label> labels_used_by(const std::vector<Domain>& domains, bool keep_standard) const {
+        std::set<std::string> used;
+        for (const Domain& domain : domains)
+            if (const auto label = domain.value("label")) used.insert(*label);
+        std::vector<Label> labels;
+        for (const Label& label : input_.labels) {
+            const std::string* id = label.id();
+            const auto index =
+                id && id->starts_with("label-") ? python_int(std::string_view(*id).substr(6)) : std::nullopt;
+            const bool standard = index && *index >= 1 && *index <= 8;
+            const bool by_name = label.name && used.contains(*label.name);
+            const bool by_id = id && used.contains(*id);
+            if ((keep_standard && standard) || by_name || by_id) labels.push_back(label);
+        }
+        return labels;
+    }
+
+    // A shard may refer to the base and to lower volumes; the names and
+    // uuids it refers to are recorded so that merge can follow renames.
+    void confine_references(Shard& shard, ShardOutcome& outcome) {
+        std::map<std::string, std::string> recorded;
+        for (Domain& domain : shard.content.domains) {
+            const std::string qube = domain.value("name").value_or("");
+            for (const HardReference& reference : hard_references(domain)) {
+                const auto target_volume = placement_.of_qube(reference.target);
+                if (target_volume == shard.volume) continue;
+                if (may_refer(shard.volume, target_volume)) {
+                    if (const Domain* target = input_.domain(reference.target))
+                        recorded.emplace(reference.target, uuid_key(*target));
+                    continue;
+                }
+                replace_reference(domain, reference, shard.content.domains, outcome.changes, outcome.reasons);
+            }
+        }
+        for (const auto& [name, uuid] : recorded)
+            if (!uuid.empty()) shard.references.push_back({name, uuid});
+    }
+
+    // A reference that would dangle when the target's volume is closed: the
+    // qube's default, or for a template the system's default template.
+    void replace_reference(Domain& domain, const HardReference& reference, std::vector<Domain>& siblings,
+                           std::vector<Change>& changes, std::vector<std::string>& problems) {
+        const std::string qube = domain.value("name").value_or("dom0");
+        const std::optional<VolumeId> home = domain.is_admin() ? std::nullopt : placement_.of_qube(qube);
+        if (reference.property == "template") {
+            const auto replacement = visible_template(domain, home);
+            if (!replacement) {
+                problems.push_back("'" + qube + "' is based on '" + reference.target +
+                                   "', which is not always open, and there is no template to use instead");
+                return;
+            }
+            domain.set_property("template", *replacement);
+            follow_new_template(domain, siblings);
+            changes.push_back({qube, "confined-reference", "template", reference.target, *replacement,
+                               "the template was not always open with this qube"});
+            return;
+        }
+        domain.remove_property(reference.property);
+        changes.push_back({qube, "confined-reference", reference.property, reference.target, "(default)",
+                           "the target was not always open with this qube"});
+    }
+
+    // The system's default template, or the first template always visible
+    // from `home`; a DispVM needs a disposable template instead.
+    std::optional<std::string> visible_template(const Domain& domain,
+                                                const std::optional<VolumeId>& home) const {
+        const bool disposable = domain.klass == "DispVM";
+        const auto visible = [&](const Domain& candidate) {
+            const auto name = candidate.value("name");
+            if (!name || !may_refer(home, placement_.of_qube(*name))) return false;
+            if (disposable) {
+                const auto flag = candidate.value("template_for_dispvms");
+                return flag && property_bool(*flag).value_or(false);
+            }
+            return candidate.klass == "TemplateVM";
+        };
+        const auto preferred = input_.value(disposable ? "default_dispvm" : "default_template");
+        if (preferred)
+            if (const Domain* candidate = input_.domain(*preferred); candidate && visible(*candidate))
+                return preferred;
+        for (const Domain& candidate : input_.domains)
+            if (visible(candidate)) return candidate.value("name");
+        return std::nullopt;
+    }
+
+    void follow_new_template(Domain& domain, std::vector<Domain>& siblings) const {
+        const DomainLookup find_domain = [&](std::string_view name) -> const Domain* {
+            for (const Domain& sibling : siblings)
+                if (sibling.value("name") == name) return &sibling;
+            return input_.domain(name);
+        };
+        const PoolLookup find_pool = [&](std::string_view name) { return input_.pool(name); };
+        retarget_snapshots(domain, find_domain, find_pool);
+    }
+
+    // Qubes created this session took the lowest free qid, in the base's
+    // range: they move into the volume's range, where no other volume and
+    // no duress session can take them.
+    void move_new_qubes_into_range(Shard& shard, const ExistingShard* current, ShardOutcome& outcome) {
+        std::set<std::string> known;
+        if (current && current->shard)
+            for (const Domain& domain : current->shard->content.domains) known.insert(uuid_key(domain));
+        // Without a shard file, its qubes are new only if reliant merged at
+        // boot; on a first split (migration) they keep their numbers.
+        const bool all_known = !(current && current->shard) && !boot_;
+        for (Domain& domain : shard.content.domains) {
+            if (all_known || known.contains(uuid_key(domain))) continue;
+            const std::string qube = domain.value("name").value_or("");
+            if (const auto qid = int_property(domain, "qid"); qid && !shard.qid_range.contains(*qid)) {
+                if (const auto fresh = lowest_free(shard.qid_range, used_qids_)) {
+                    domain.set_property("qid", std::to_string(*fresh));
+                    domain.id = "domain-" + std::to_string(*fresh);
+                    used_qids_.insert(*fresh);
+                    outcome.changes.push_back({qube, "qid", "qid", std::to_string(*qid),
+                                               std::to_string(*fresh),
+                                               ip_note(*qid, *fresh, domain, "10.137")});
+                }
+            }
+            if (domain.klass != "DispVM") continue;
+            if (const auto dispid = int_property(domain, "dispid");
+                dispid && !shard.qid_range.contains(*dispid)) {
+                if (const auto fresh = lowest_free(shard.qid_range, used_dispids_)) {
+                    domain.set_property("dispid", std::to_string(*fresh));
+                    used_dispids_.insert(*fresh);
+                    outcome.changes.push_back({qube, "dispid", "dispid", std::to_string(*dispid),
+                                               std::to_string(*fresh),
+                                               ip_note(*dispid, *fresh, domain, "10.138")});
+                }
+            }
+        }
+    }
+
+    std::optional<Document> build_base(HealReport& report) {
+        Document base;
+        base.properties = input_.properties;
+        for (const Pool& pool : input_.pools)
+            if (!pool.name() || !placement_.pool_volume.at(*pool.name())) base.pools.push_back(pool);
+        for (const Domain& domain : input_.domains)
+            if (domain.is_admin() || !domain.qube_name() || !placement_.of_qube(*domain.qube_name()))
+                base.domains.push_back(domain);
+        confine_globals(base, report);
+        for (Domain& domain : base.domains) confine_base_domain(domain, base.domains, report);
+        base.labels = labels_used_by(base.domains, true);
+
+        Diagnostics diagnostics("base");
+        validate(base, diagnostics, options_.validation);
+        if (diagnostics.has_errors()) {
+            for (const Diagnostic& d : diagnostics.items())
+                if (d.severity == Severity::error) report.base_problems.push_back(d.rule + ": " + d.message);
+            return std::nullopt;
+        }
+        return base;
+    }
+
+    void confine_globals(Document& base, HealReport& report) const {
+        for (const HardReference& reference : global_references(base)) {
+            if (!placement_.of_qube(reference.target)) continue;
+            std::erase_if(base.properties, [&](const Property& p) { return p.name == reference.property; });
+            report.base_changes.push_back({"", "confined-reference", reference.property, reference.target,
+                                           "(default)", "a global property may not name a qube of a volume"});
+        }
+    }
+
+    void confine_base_domain(Domain& domain, std::vector<Domain>& base_domains, HealReport& report) {
+        const std::string qube = domain.qube_name().value_or("");
+        for (const HardReference& reference : hard_references(domain))
+            if (placement_.of_qube(reference.target))
+                replace_reference(domain, reference, base_domains, report.base_changes, report.base_problems);
+        for (const SoftReference& reference : soft_references(domain))
+            if (placement_.of_qube(reference.target) && remove_soft_references(domain, reference.target) > 0)
+                report.base_changes.push_back({qube, "removed-mention", reference.key, reference.target, "",
+                                               "the base may not name a qube of a volume"});
+    }
+
+    const Document& input_;
+    const std::vector<ExistingShard>& existing_;
+    const std::optional<BootMerge>& boot_;
+    const SplitOptions& options_;
+    Placement placement_;
+    std::set<long long> used_qids_;
+    std::set<long long> used_dispids_;
+};
+
+}  // namespace
+
+SplitResult split(const Document& input, const std::vector<ExistingShard>& existing,
+                  const std::optional<BootMerge>& boot, const SplitOptions& options) {
+    Diagnostics diagnostics("input");
+    validate(input, diagnostics, options.validation);
+    if (diagnostics.has_errors()) {
+        SplitResult refused;
+        refused.report.operation = "split";
+        refused.complete = false;
+        for (const Diagnostic& d : diagnostics.items())
+            if (d.severity == Severity::error)
+                refused.report.base_problems.push_back(d.rule + ": " + d.message);
+        return refused;
+    }
+    return Splitter(input, existing, boot, options).run();
+}
+
+}  // namespace reliant::healer
