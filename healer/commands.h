@@ -11,6 +11,9 @@ namespace reliant::healer {
 // not, 2 on a usage or I/O error.
 int run_check(const std::vector<std::string>& arguments);
 
+// list FILE: the qubes in FILE with the volume each lives on.
+int run_list(const std::vector<std::string>& arguments);
+
 // merge --base B --shard-root DIR --out O [--report R]: 0 when O was written,
 // 1 when no loadable output could be made (nothing written), 2 on usage.
 int run_merge(const std::vector<std::string>& arguments);

@@ -11,6 +11,7 @@ namespace {
 const char* const usage =
     "usage: reliant-healer COMMAND [OPTIONS] ...\n"
     "  check FILE...       report whether qubesd would load each file (exit 0 yes, 1 no)\n"
+    "  list FILE           the qubes in FILE and where each lives (base or a volume)\n"
     "  merge ...           base qubes.xml + the shards of the open volumes -> one qubes.xml\n"
     "  split ...           qubesd's qubes.xml -> the base and one shard per volume\n";
 
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
     const std::string command = argv[1];
     const std::vector<std::string> arguments(argv + 2, argv + argc);
     if (command == "check") return reliant::healer::run_check(arguments);
+    if (command == "list") return reliant::healer::run_list(arguments);
     if (command == "merge") return reliant::healer::run_merge(arguments);
     if (command == "split") return reliant::healer::run_split(arguments);
     if (command == "--help" || command == "help") {

@@ -4,9 +4,8 @@
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
-#include <csignal>
-
 #include <algorithm>
+#include <csignal>
 #include <map>
 
 #include "common/process.h"
@@ -54,7 +53,8 @@ struct Run {
 
 Run healer_run(std::vector<std::string> arguments) {
     arguments.insert(arguments.begin(), healer_path);
-    arguments.insert(arguments.end(), {"--pci-root-buses", "0000:00", "--root", "/nonexistent-root"});
+    if (arguments[1] != "list")
+        arguments.insert(arguments.end(), {"--pci-root-buses", "0000:00", "--root", "/nonexistent-root"});
     const auto result = run_process(arguments);
     REQUIRE(result.ok());
     return {result->exited ? result->exit_code : -1, result->out, result->err};
@@ -247,4 +247,14 @@ TEST_CASE("a split killed at any write leaves every file old or new, and the nex
     }
     MESSAGE("split killed at " << kill_points << " points");
     CHECK(kill_points >= 20);
+}
+
+TEST_CASE("list prints each qube with the volume it lives on") {
+    const Run run = healer_run({"list", small_fixture});
+    CHECK(run.status == 0);
+    CHECK(run.out.find("dom0                            AdminVM       base\n") == 0);
+    CHECK(run.out.find("press                           AppVM         sflc_0_2\n") != std::string::npos);
+    CHECK(run.out.find("sys-net                         AppVM         base\n") != std::string::npos);
+    CHECK(std::count(run.out.begin(), run.out.end(), '\n') == 22);
+    CHECK(healer_run({"list"}).status == 2);
 }
