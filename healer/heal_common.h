@@ -9,6 +9,7 @@
 #include "healer/model.h"
 #include "healer/ownership.h"
 #include "healer/python_values.h"
+#include "healer/report.h"
 
 namespace reliant::healer {
 
@@ -34,6 +35,23 @@ inline std::optional<long long> lowest_free(const QidRange& range, const std::se
     for (long long n = range.first; n <= range.last; ++n)
         if (!used.contains(n)) return n;
     return std::nullopt;
+}
+
+// Moves a qube's qid or dispid (`field`) from `from` to the lowest number of
+// `range` not in `used`, keeping domain/@id in step with the qid, and records
+// the change with its effect on the derived IP. False when the range is full.
+inline bool move_number(Domain& domain, std::string_view field, long long from, const QidRange& range,
+                        std::set<long long>& used, std::vector<Change>& changes) {
+    const auto fresh = lowest_free(range, used);
+    if (!fresh) return false;
+    const bool is_qid = field == "qid";
+    domain.set_property(field, std::to_string(*fresh));
+    if (is_qid) domain.id = "domain-" + std::to_string(*fresh);
+    used.insert(*fresh);
+    changes.push_back({domain.value("name").value_or(""), std::string(field), std::string(field),
+                       std::to_string(from), std::to_string(*fresh),
+                       ip_note(from, *fresh, domain, is_qid ? "10.137" : "10.138")});
+    return true;
 }
 
 // Sets prohibit-start with a rationale, keeping one the user set already.

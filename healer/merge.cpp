@@ -215,40 +215,17 @@ private:
     void renumber(Shard& shard, ShardOutcome& outcome) {
         std::set<long long> used_qids = qids_, used_dispids = dispids_;
         for (Domain& domain : shard.content.domains) {
-            const std::string qube = domain.value("name").value_or("");
-            if (const auto qid = int_property(domain, "qid")) {
-                if (used_qids.contains(*qid)) {
-                    const auto fresh = lowest_free(shard.qid_range, used_qids);
-                    if (!fresh) {
-                        outcome.reasons.push_back("no free qid left in " + shard.volume.name() + "'s range");
-                        return;
-                    }
-                    domain.set_property("qid", std::to_string(*fresh));
-                    domain.id = "domain-" + std::to_string(*fresh);
-                    outcome.changes.push_back({qube, "qid", "qid", std::to_string(*qid),
-                                               std::to_string(*fresh),
-                                               ip_note(*qid, *fresh, domain, "10.137")});
-                    used_qids.insert(*fresh);
-                } else {
-                    used_qids.insert(*qid);
-                }
-            }
-            if (domain.klass != "DispVM") continue;
-            if (const auto dispid = int_property(domain, "dispid")) {
-                if (used_dispids.contains(*dispid)) {
-                    const auto fresh = lowest_free(shard.qid_range, used_dispids);
-                    if (!fresh) {
-                        outcome.reasons.push_back("no free dispid left in " + shard.volume.name() +
-                                                  "'s range");
-                        return;
-                    }
-                    domain.set_property("dispid", std::to_string(*fresh));
-                    outcome.changes.push_back({qube, "dispid", "dispid", std::to_string(*dispid),
-                                               std::to_string(*fresh),
-                                               ip_note(*dispid, *fresh, domain, "10.138")});
-                    used_dispids.insert(*fresh);
-                } else {
-                    used_dispids.insert(*dispid);
+            for (const std::string_view field : {"qid", "dispid"}) {
+                if (field == "dispid" && domain.klass != "DispVM") continue;
+                const auto number = int_property(domain, field);
+                if (!number) continue;
+                std::set<long long>& used = field == "qid" ? used_qids : used_dispids;
+                if (!used.contains(*number)) {
+                    used.insert(*number);
+                } else if (!move_number(domain, field, *number, shard.qid_range, used, outcome.changes)) {
+                    outcome.reasons.push_back("no free " + std::string(field) + " left in " +
+                                              shard.volume.name() + "'s range");
+                    return;
                 }
             }
         }

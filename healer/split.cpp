@@ -252,27 +252,12 @@ private:
         const bool all_known = !(current && current->shard) && !boot_;
         for (Domain& domain : shard.content.domains) {
             if (all_known || known.contains(uuid_key(domain))) continue;
-            const std::string qube = domain.value("name").value_or("");
-            if (const auto qid = int_property(domain, "qid"); qid && !shard.qid_range.contains(*qid)) {
-                if (const auto fresh = lowest_free(shard.qid_range, used_qids_)) {
-                    domain.set_property("qid", std::to_string(*fresh));
-                    domain.id = "domain-" + std::to_string(*fresh);
-                    used_qids_.insert(*fresh);
-                    outcome.changes.push_back({qube, "qid", "qid", std::to_string(*qid),
-                                               std::to_string(*fresh),
-                                               ip_note(*qid, *fresh, domain, "10.137")});
-                }
-            }
-            if (domain.klass != "DispVM") continue;
-            if (const auto dispid = int_property(domain, "dispid");
-                dispid && !shard.qid_range.contains(*dispid)) {
-                if (const auto fresh = lowest_free(shard.qid_range, used_dispids_)) {
-                    domain.set_property("dispid", std::to_string(*fresh));
-                    used_dispids_.insert(*fresh);
-                    outcome.changes.push_back({qube, "dispid", "dispid", std::to_string(*dispid),
-                                               std::to_string(*fresh),
-                                               ip_note(*dispid, *fresh, domain, "10.138")});
-                }
+            for (const std::string_view field : {"qid", "dispid"}) {
+                if (field == "dispid" && domain.klass != "DispVM") continue;
+                const auto number = int_property(domain, field);
+                if (number && !shard.qid_range.contains(*number))
+                    move_number(domain, field, *number, shard.qid_range,
+                                field == "qid" ? used_qids_ : used_dispids_, outcome.changes);
             }
         }
     }
