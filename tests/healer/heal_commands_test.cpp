@@ -8,8 +8,7 @@
 #include <csignal>
 #include <map>
 
-#include "common/process.h"
-#include "shard_test_support.h"
+#include "healer_cli_support.h"
 
 using namespace reliant;
 using namespace reliant::healer;
@@ -21,52 +20,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string healer_path = reliant::testing::binary_dir() + "/healer/reliant-healer";
-const std::string small_fixture = reliant::testing::shared_dir() + "/fixtures/system-small.xml";
 const std::vector<std::string> hidden_names = {"sys-vpn",  "scratch",        "dvm-hidden", "kicksecure-17",
                                                "intake",   "disp-fieldwork", "sys-proton", "press",
                                                "sflc_0_1", "sflc_0_2"};
-
-// A split system laid out as at boot: base.xml and shards/sflc_0_N/qubes.xml.
-struct Layout {
-    TempDir dir;
-    fs::path base = dir / "base.xml";
-    fs::path shards = dir / "shards";
-    fs::path run = dir / "run";
-
-    Layout() {
-        const System system = split_system(parse_file(small_fixture));
-        spit(base, serialize(system.base));
-        fs::create_directories(run);
-        for (const auto& [volume, bytes] : system.shards) {
-            fs::create_directories(shards / volume.name());
-            spit(shards / volume.name() / "qubes.xml", bytes);
-        }
-        fs::create_directories(shards / "sflc_0_0");  // the decoy volume holds no shard
-    }
-};
-
-struct Run {
-    int status = -1;
-    std::string out, err;
-};
-
-Run healer_run(std::vector<std::string> arguments) {
-    arguments.insert(arguments.begin(), healer_path);
-    if (arguments[1] != "list")
-        arguments.insert(arguments.end(), {"--pci-root-buses", "0000:00", "--root", "/nonexistent-root"});
-    const auto result = run_process(arguments);
-    REQUIRE(result.ok());
-    return {result->exited ? result->exit_code : -1, result->out, result->err};
-}
-
-// Every file under `root` with its content.
-std::map<std::string, std::string> tree(const fs::path& root) {
-    std::map<std::string, std::string> files;
-    for (const auto& entry : fs::recursive_directory_iterator(root))
-        if (entry.is_regular_file()) files[fs::relative(entry.path(), root).string()] = slurp(entry.path());
-    return files;
-}
 
 mode_t mode_of(const fs::path& path) {
     struct stat info {};
