@@ -58,6 +58,20 @@ inline Run healer_run(std::vector<std::string> arguments, bool limited = false) 
     return {result->exited ? result->exit_code : -1, result->out, result->err};
 }
 
+// A DOCTYPE for `root` whose entity lol9 expands to 10^9 "lol"s.
+inline std::string billion_laughs_doctype(const std::string& root) {
+    std::string prologue = "<!DOCTYPE " + root + " [\n<!ENTITY lol \"lol\">\n";
+    std::string previous = "lol";
+    for (int level = 1; level <= 9; ++level) {
+        const std::string name = "lol" + std::to_string(level);
+        prologue += "<!ENTITY " + name + " \"";
+        for (int i = 0; i < 10; ++i) prologue += "&" + previous + ";";
+        prologue += "\">\n";
+        previous = name;
+    }
+    return prologue + "]>\n";
+}
+
 // Every file under `root` with its content.
 inline std::map<std::string, std::string> tree(const std::filesystem::path& root) {
     std::map<std::string, std::string> files;
