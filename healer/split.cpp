@@ -304,22 +304,46 @@ private:
     // range: they move into the volume's range, where no other volume and
     // no duress session can take them.
     void move_new_qubes_into_range(Shard& shard, const ExistingShard* current, ShardOutcome& outcome) {
-        std::set<std::string> known;
+        std::map<std::string, const Domain*> known;  // uuid -> the qube in the volume's shard now
         if (current && current->shard)
-            for (const Domain& domain : current->shard->content.domains) known.insert(uuid_key(domain));
+            for (const Domain& domain : current->shard->content.domains) known.emplace(uuid_key(domain), &domain);
         // Without a shard file, its qubes are new only if reliant merged at
         // boot; on a first split (migration) they keep their numbers.
         const bool all_known = !(current && current->shard) && !boot_;
         for (Domain& domain : shard.content.domains) {
-            if (all_known || known.contains(uuid_key(domain))) continue;
+            if (all_known) continue;
+            const auto before = known.find(uuid_key(domain));
             for (const std::string_view field : {"qid", "dispid"}) {
                 if (field == "dispid" && domain.klass != "DispVM") continue;
                 const auto number = int_property(domain, field);
-                if (number && !shard.qid_range.contains(*number))
-                    move_number(domain, field, *number, shard.qid_range,
-                                field == "qid" ? used_qids_ : used_dispids_, outcome.changes);
+                if (!number || shard.qid_range.contains(*number)) continue;
+                std::set<long long>& used = field == "qid" ? used_qids_ : used_dispids_;
+                if (before == known.end())
+                    move_number(domain, field, *number, shard.qid_range, used, outcome.changes);
+                else
+                    keep_earlier_move(domain, *before->second, field, *number, shard.qid_range, used,
+                                      outcome.changes);
             }
         }
+    }
+
+    // A qube this session created was moved into the volume's block by an
+    // earlier split of the same session (qubesd saves often, and a split may
+    // have been killed half-way), which qubesd does not know: it still has the
+    // old number. Keep the number the shard gave it, so that every split of
+    // the session writes the same file.
+    // The report says what the first split of the session said.
+    static void keep_earlier_move(Domain& domain, const Domain& before, std::string_view field, long long number,
+                                  const QidRange& range, std::set<long long>& used, std::vector<Change>& changes) {
+        const auto earlier = int_property(before, field);
+        if (!earlier || !range.contains(*earlier) || used.contains(*earlier)) return;
+        const bool is_qid = field == "qid";
+        domain.set_property(field, std::to_string(*earlier));
+        if (is_qid) domain.id = "domain-" + std::to_string(*earlier);
+        used.insert(*earlier);
+        changes.push_back({domain.value("name").value_or(""), std::string(field), std::string(field),
+                           std::to_string(number), std::to_string(*earlier),
+                           ip_note(number, *earlier, domain, is_qid ? "10.137" : "10.138")});
     }
 
     std::optional<Document> build_base(HealReport& report) {
