@@ -136,6 +136,7 @@ const std::vector<std::string> expected_paths = {
     "etc/grub.d/42_reliant",
     "etc/default/reliant",
     "boot/reliant/seal.env",
+    "usr/share/doc/reliant/install.md",
     "var/lib/reliant/install-manifest",
 };
 
