@@ -121,6 +121,7 @@ const std::vector<std::string> expected_paths = {
     "usr/libexec/reliant/reliant-overlay",
     "usr/libexec/reliant/reliant-healer",
     "usr/libexec/reliant/reliant-session",
+    "usr/libexec/reliant/reliant-boot",
     "usr/lib/dracut/modules.d/50reliant/module-setup.sh",
     "usr/lib/dracut/modules.d/50reliant/generator.sh",
     "usr/lib/dracut/modules.d/50reliant/units/reliant-unlock.service",

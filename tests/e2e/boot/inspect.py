@@ -3,6 +3,10 @@
 
   unchanged DISK REFERENCE [--except START:LENGTH]...
       every byte of DISK equals REFERENCE outside the given regions
+  record IMAGE --status S
+      the seal record (a GRUB environment block reliant/seal.env on the ext4
+      IMAGE) says reliant_seal_status=S; with "sealed", reliant_seal holds a
+      dm-verity root hash
   volume DISK --fake F --start S --bytes N --index I --passphrase-var NAME --vars FILE
          [--forbid REGEX] [--shard-qubes NAME...]
       decrypts volume I of the fake-shufflecake partition at [S, S+N) with the
@@ -90,6 +94,18 @@ def volume(args):
     print(f"inspect: volume {args.index} holds no forbidden name; shard qubes {sorted(args.shard_qubes or [])}")
 
 
+def record(args):
+    text = subprocess.run(["debugfs", "-R", "cat /reliant/seal.env", args.image], capture_output=True,
+                          text=True).stdout
+    values = dict(line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#"))
+    if values.get("reliant_seal_status") != args.status:
+        sys.exit(f"seal record: status {values.get('reliant_seal_status')!r}, not {args.status!r}")
+    if args.status == "sealed" and not re.search(r"rd\.reliant\.verity\.roothash=[0-9a-f]{64}",
+                                                 values.get("reliant_seal", "")):
+        sys.exit(f"seal record: no root hash in {values.get('reliant_seal')!r}")
+    print(f"inspect: seal record {args.status}: {values.get('reliant_seal', '')}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -98,6 +114,10 @@ def main():
     one.add_argument("reference")
     one.add_argument("--except", dest="exclude", action="append", default=[])
     one.set_defaults(func=unchanged)
+    seal = sub.add_parser("record")
+    seal.add_argument("image")
+    seal.add_argument("--status", required=True)
+    seal.set_defaults(func=record)
     two = sub.add_parser("volume")
     two.add_argument("disk")
     for option in ("fake", "passphrase-var", "vars"):

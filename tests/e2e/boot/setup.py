@@ -14,7 +14,12 @@
   testdata.img       what a session changes (a new qube, a renamed base)
   vars.json          seal, offsets, passphrases and expected qubes for ${...}
 
-The real root is systemd (dracut's systemd module without a kernel); a test
+  record.img         the filesystem of the seal record (GRUB environment block
+                     reliant/seal.env), outside the base, as on a dom0's /boot
+
+The real root is systemd (dracut's systemd module without a kernel), with
+reliant installed into it by the real installer (dracut/install/reliant-install
+--root), so the real-root units of dracut/units run at shutdown; a test
 unit stands in for qubesd (reports the qubes.xml it loads; a session may add
 a qube or rename a template as qubesd saving would), another reports and
 powers off, and a late shutdown unit reports what shutdown left behind.
@@ -34,6 +39,8 @@ import system
 HERE = Path(__file__).resolve().parent
 E2E = HERE.parent
 HARNESS = E2E / "harness" / "e2e.py"
+INSTALLER = E2E.parent.parent / "dracut" / "install" / "reliant-install"
+RECORD_DEVICE = "/dev/disk/by-id/virtio-record"
 PRODUCTION_MODULE = E2E.parent.parent / "dracut" / "modules.d" / "50reliant"
 TEST_MODULE = E2E / "modules" / "50reliant-test-boot"
 DRACUT_BASE = ("bash systemd systemd-initrd systemd-journald dracut-systemd systemd-ask-password "
@@ -55,8 +62,8 @@ def harness(cache, *argv):
     run([sys.executable, str(HARNESS), "--cache", cache] + list(argv))
 
 
-def build_initramfs(args, work: Path, libexec: Path):
-    env = ["--env", f"RELIANT_LIBEXEC_DIR={libexec}", "--env", f"RELIANT_SHUFFLECAKE={args.fake}"]
+def build_initramfs(args, work: Path):
+    env = ["--env", f"RELIANT_LIBEXEC_DIR={args.bin_dir}", "--env", f"RELIANT_SHUFFLECAKE={args.fake}"]
     modules = ["--module-dir", str(PRODUCTION_MODULE), "--module-dir", str(TEST_MODULE)]
     harness(args.cache, "initramfs", "--modules", DRACUT_BASE + " reliant reliant-test-boot", *modules, *env,
             "--out", str(work / "initramfs.img"))
@@ -64,28 +71,49 @@ def build_initramfs(args, work: Path, libexec: Path):
     harness(args.cache, "initramfs", "--modules", DRACUT_BASE, "--out", str(work / "initramfs-without.img"))
     harness(args.cache, "initramfs", "--modules", DRACUT_BASE + " reliant", *modules, *env,
             "--out", str(work / "initramfs-production.img"))
-    sizes = {}
+    sizes, files = {}, {}
     for name in ("without", "production"):
         data = (work / f"initramfs-{name}.img").read_bytes()
         sizes[name] = (len(data), len(gzip.compress(data, 6)))
+        files[name] = cpio_files(data)
     added = sizes["production"][0] - sizes["without"][0]
     added_gz = sizes["production"][1] - sizes["without"][1]
+    parts = {"reliant binaries": 0, "shufflecake command": 0, "kernel modules": 0, "other": 0}
+    for path, size in files["production"].items():
+        if path in files["without"]:
+            continue
+        if path.startswith("usr/libexec/reliant/"):
+            parts["reliant binaries"] += size
+        elif path.endswith("/shufflecake"):
+            parts["shufflecake command"] += size
+        elif ".ko" in path:
+            parts["kernel modules"] += size
+        else:
+            parts["other"] += size
     report = (f"the reliant module adds {added / MIB:.2f} MiB to the initramfs "
               f"({sizes['without'][0] / MIB:.2f} -> {sizes['production'][0] / MIB:.2f} MiB uncompressed), "
               f"{added_gz / MIB:.2f} MiB gzip -6 "
-              f"({sizes['without'][1] / MIB:.2f} -> {sizes['production'][1] / MIB:.2f} MiB)")
+              f"({sizes['without'][1] / MIB:.2f} -> {sizes['production'][1] / MIB:.2f} MiB); new files: "
+              + ", ".join(f"{part} {size / MIB:.2f} MiB" for part, size in parts.items())
+              + " (the shufflecake command here is the test stand-in)")
     (work / "module-size.txt").write_text(report + "\n")
     print("boot e2e setup:", report)
 
 
-def libexec_dir(args, work: Path) -> Path:
-    """The built binaries under their installed names, for module-setup.sh."""
-    libexec = work / "libexec"
-    shutil.rmtree(libexec, ignore_errors=True)
-    libexec.mkdir(parents=True)
-    for tool in (args.boot, args.healer, args.overlay, args.unlock):
-        os.link(tool, libexec / Path(tool).name)  # not a symlink: dracut would keep its target path
-    return libexec
+def cpio_files(data: bytes):
+    """{path: size} of the regular files in an uncompressed newc cpio archive."""
+    files, offset = {}, 0
+    while offset + 110 <= len(data) and data[offset:offset + 6] in (b"070701", b"070702"):
+        fields = [int(data[offset + 6 + 8 * i:offset + 14 + 8 * i], 16) for i in range(13)]
+        mode, size, name_size = fields[1], fields[6], fields[11]
+        name = data[offset + 110:offset + 110 + name_size - 1].decode("utf-8", "replace")
+        offset = (offset + 110 + name_size + 3) & ~3
+        if name == "TRAILER!!!":
+            break
+        if mode & 0o170000 == 0o100000:
+            files[name.lstrip("./")] = size
+        offset = (offset + size + 3) & ~3
+    return files
 
 
 def install(source, target: Path, mode=0o755):
@@ -101,9 +129,26 @@ def link(target: str, path: Path):
     path.symlink_to(target)
 
 
+def install_reliant(args, tree: Path, fs_bytes: int, record_tree: Path):
+    """reliant-install --root: binaries, module, real-root units, settings and
+    the empty seal record, which then moves to its own filesystem."""
+    (tree / "boot").mkdir(exist_ok=True)
+    run([str(INSTALLER), "--root", str(tree), "--bin-dir", str(args.bin_dir), "--device", "PARTLABEL=sflc",
+         "--base", "PARTLABEL=base", "--integrity", "verity", "--verity-offset", str(fs_bytes),
+         "--record-device", RECORD_DEVICE, "--record-fstype", "ext4", "--record-mountpoint", "/boot",
+         "--no-initramfs", "--no-grub-mkconfig"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    shutil.rmtree(record_tree, ignore_errors=True)
+    shutil.move(str(tree / "boot"), str(record_tree))
+    (tree / "boot").mkdir()
+    # TEST ONLY: fake-shufflecake's volumes are dm-crypt (as the initramfs's
+    # unlock drop-in); the shutdown unit's close must accept them too.
+    install(HERE / "root" / "shutdown-test.conf",
+            tree / "etc/systemd/system/reliant-shutdown.service.d/90-test.conf", 0o644)
+
+
 def make_root(args, tree: Path, base_xml: Path):
-    """The base system: a real root with systemd, reliant's binaries, the base
-    qubes.xml and its templates, and the test units."""
+    """The base system: a real root with systemd, the base qubes.xml and its
+    templates, and the test units (reliant itself comes from the installer)."""
     harness(args.cache, "rootfs", "--out", str(tree))
     # Partitions of the root's own disk are no business of this test system.
     for generator in tree.glob("usr/lib/systemd/system-generators/systemd-gpt-auto-generator"):
@@ -124,9 +169,6 @@ def make_root(args, tree: Path, base_xml: Path):
          units / "multi-user.target.wants/reliant-test-session.service")
     link("/etc/systemd/system/reliant-test-shutdown.service",
          units / "final.target.wants/reliant-test-shutdown.service")
-    # reliant in the real root, as the installer puts it (the shutdown units use it).
-    for tool in (args.boot, args.healer, args.overlay, args.unlock):
-        install(tool, tree / "usr/libexec/reliant" / Path(tool).name)
     install(args.fake, tree / "usr/sbin/shufflecake")
     # Qubes' create-snapshot, which reliant binds its own over (never run here).
     script = tree / "usr/lib/qubes/create-snapshot"
@@ -225,16 +267,18 @@ def tree_bytes(tree: Path) -> int:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for option in ("cache", "work", "shared", "boot", "healer", "overlay", "unlock", "fake"):
-        parser.add_argument("--" + option, required=True)
+    for option in ("cache", "work", "shared", "bin_dir", "fake"):
+        parser.add_argument("--" + option.replace("_", "-"), required=True)
     args = parser.parse_args()
-    for tool in ("boot", "healer", "overlay", "unlock", "fake"):
-        setattr(args, tool, str(Path(getattr(args, tool)).resolve()))
+    args.bin_dir = Path(args.bin_dir).resolve()
+    args.fake = str(Path(args.fake).resolve())
+    args.healer = str(args.bin_dir / "reliant-healer")
+    args.overlay = str(args.bin_dir / "reliant-overlay")
     work = Path(args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
     passphrases = json.loads((HERE / "passphrases.json").read_text())
 
-    build_initramfs(args, work, libexec_dir(args, work))
+    build_initramfs(args, work)
     sysdir = build_system(args, work)
     tree = work / "base-tree"
     make_root(args, tree, sysdir / "base.xml")
@@ -242,7 +286,13 @@ def main():
     shards = sysdir / "shards"
     system.check(args.healer, [sysdir / "full.xml", sysdir / "base.xml", sysdir / "qubes-renamed.xml"], tree)
 
-    fs_bytes = (tree_bytes(tree) * 5 // 4 // MIB + 24) // 4 * 4 * MIB
+    # The filesystem's size sets the verity offset the installer records:
+    # size the tree with reliant's binaries counted in, then install.
+    binaries = sum(p.stat().st_size for p in args.bin_dir.iterdir() if p.is_file())
+    fs_bytes = ((tree_bytes(tree) + binaries) * 5 // 4 // MIB + 24) // 4 * 4 * MIB
+    install_reliant(args, tree, fs_bytes, work / "record")
+    harness(args.cache, "ext4", "--source", str(work / "record"), "--size", "8M", "--label", "record",
+            "--out", str(work / "record.img"))
     base_bytes = fs_bytes + 4 * MIB  # room for the verity tree behind the filesystem
     part1 = work / "base-part.img"
     harness(args.cache, "ext4", "--source", str(tree), "--size", f"{fs_bytes // MIB}M", "--label", "base",
@@ -295,6 +345,7 @@ def main():
         "SFLC_BYTES": str(SFLC_BYTES),
         # Volume N's bytes on the disk: what a boot may write.
         "VOLUME0_REGION": f"{sflc_start + MIB}:{SLICE_BYTES}",
+        "BASE_REGION": f"{MIB}:{base_bytes}",
         "CMDLINE": ("rd.reliant=1 rd.reliant.device=PARTLABEL=sflc rd.reliant.base=PARTLABEL=base "
                     "rd.reliant.overlay.size=96M rd.reliant.integrity=verity "
                     f"rd.reliant.verity.offset={fs_bytes}"),

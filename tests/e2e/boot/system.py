@@ -213,6 +213,11 @@ def expectations(full: Path, base: Path, shards: Path):
         "DECOY_QUBES": sorted(in_base + per_volume[0]),
         "HIDDEN1_QUBES": sorted(in_base + per_volume[0] + per_volume[1]),
         "ALL_QUBES": sorted(names_in(full)),
+        "ALL_QUBES_RENAMED": sorted(RENAME_TO if n == RENAME_FROM else n for n in names_in(full)),
+        "HIDDEN1_QUBES_ADDED": sorted(in_base + per_volume[0] + per_volume[1] + [NEW_QUBE]),
+        # The qids a volume owns: 2048 + 512*N .. +511 (docs/shards.md); a qube
+        # created in volume 1 during a session moves there at the split.
+        "VOLUME1_QIDS": r"^(25[6-9][0-9]|2[6-9][0-9]{2}|30[0-6][0-9]|307[01])$",
         "BROKEN_QUBES": sorted(in_base + per_volume[0] + per_volume[2]),
         "HIDDEN_NAMES": sorted(hidden),
         # A regex for every name only a hidden volume holds: qubes, pools, volumes

@@ -369,6 +369,11 @@ def judge(scenario, serial_text, marker_files, unanswered):
         if "qube_names" in check or "xpath" in check or "qube" in check:
             failures += judge_xml(check, content)
             continue
+        if "before" in check:  # [A, B]: A's first match comes before B's first match
+            first, then = (re.search(pattern, content, re.M) for pattern in check["before"])
+            if not first or not then or first.start() > then.start():
+                failures.append(f"{name}: {check['before'][0]!r} is not before {check['before'][1]!r}"
+                                + ("" if first and then else " (one of them is missing)"))
         if "matches" in check and not re.search(check["matches"], content, re.M):
             failures.append(f"{name}: no match for {check['matches']!r}")
         if "absent" in check and re.search(check["absent"], content, re.M):
@@ -450,11 +455,17 @@ def substitute(value, variables):
 
 
 def capture(scenario, serial_text, marker_files, variables):
-    """Values a later boot of the same scenario needs (e.g. a new seal)."""
+    """Values a later boot of the same scenario needs (e.g. a new seal), from
+    a report file, the serial log, or a host command's output ("command")."""
     failures = []
     for variable, source in scenario.get("capture", {}).items():
-        name = source["file"]
-        text = serial_text if name == "serial.log" else marker_files.get(name, b"").decode("utf-8", "replace")
+        if "command" in source:
+            name = " ".join(source["command"])
+            text = subprocess.run(substitute(source["command"], variables), capture_output=True,
+                                  text=True).stdout
+        else:
+            name = source["file"]
+            text = serial_text if name == "serial.log" else marker_files.get(name, b"").decode("utf-8", "replace")
         match = re.search(source["regex"], text, re.M)
         if match:
             variables[variable] = match.group(1)
@@ -483,8 +494,10 @@ def run_one_boot(scenario, name, kernel, run_dir: Path, disk_dir: Path, variable
     for metric in scenario.get("serial_metrics", []):
         if metric["name"] not in host_measured:
             failures.append(f"metric {metric['name']!r}: {metric['to']!r} never appeared after the answer")
-    failures += host_checks(scenario, dict(variables, RUN=str(run_dir), DISKS=str(disk_dir)))
-    failures += capture(scenario, serial_text, marker_files, variables)
+    local = dict(variables, RUN=str(run_dir), DISKS=str(disk_dir))
+    failures += host_checks(scenario, local)
+    failures += capture(scenario, serial_text, marker_files, local)
+    variables.update({key: local[key] for key in scenario.get("capture", {}) if key in local})
     if failures:
         tail = "\n".join(serial_text.splitlines()[-40:])
         print(f"--- last lines of {run_dir / 'serial.log'}:\n{tail}\n---")
@@ -501,9 +514,9 @@ def cmd_boot(args):
     raw = json.loads(Path(args.scenario).read_text())
     boots = raw.pop("boots", None)
     # Host checks are substituted after their boot (they use RUN and DISKS).
-    host_checks_raw = raw.pop("host_checks", [])
+    late = {key: raw.pop(key) for key in ("host_checks", "capture") if key in raw}
     scenario = substitute(raw, variables)
-    scenario["host_checks"] = host_checks_raw
+    scenario.update(late)
     name = scenario["name"]
     scenario_dir = Path(args.work) / name
     shutil.rmtree(scenario_dir, ignore_errors=True)
@@ -524,10 +537,9 @@ def cmd_boot(args):
             # it can use what an earlier boot captured.
             merged = dict(scenario)
             step = dict(step)
-            step_checks = step.pop("host_checks", None)
+            step_late = {key: step.pop(key) for key in ("host_checks", "capture") if key in step}
             merged.update(substitute(step, variables))
-            if step_checks is not None:
-                merged["host_checks"] = step_checks
+            merged.update(step_late)
             label = f"{name}/{index + 1}-{merged.get('step', 'boot')}"
             ok = run_one_boot(merged, label, kernel, scenario_dir / f"{index + 1}-{merged.get('step', 'boot')}",
                               scenario_dir, variables)
