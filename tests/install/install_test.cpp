@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "common/process.h"
-#include "test_support.h"
+#include "install_support.h"
 
 using namespace reliant;
 using reliant::testing::slurp;
@@ -20,9 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path source = reliant::testing::source_dir();
-const std::string installer = (source / "dracut/install/reliant-install").string();
-const std::string bin_dir = reliant::testing::binary_dir() + "/bin";
+using namespace reliant::testing::install;
 
 struct Run {
     int status = -1;
