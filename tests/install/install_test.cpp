@@ -358,3 +358,14 @@ TEST_CASE("install: a failure at any step rolls back to exactly the state before
         CHECK(snapshot(scratch.root) != before);
     }
 }
+
+TEST_CASE("the installer, the GRUB script and the test helper pass shellcheck") {
+    for (const auto& [script, shell] : std::vector<std::pair<std::string, std::string>>{
+             {"dracut/install/reliant-install", "bash"},
+             {"dracut/install/42_reliant", "sh"},
+             {"tests/install/scratch-system.sh", "bash"}}) {
+        auto checked = run_process({"shellcheck", "-s", shell, (source / script).string()});
+        REQUIRE(checked.ok());
+        CHECK_MESSAGE(checked->succeeded(), script << ":\n" << checked->out);
+    }
+}
