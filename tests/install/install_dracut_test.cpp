@@ -108,7 +108,7 @@ Stamp stamp(const fs::path& path) {
 
 }  // namespace
 
-TEST_CASE("install with dracut: the initramfs carries the module; a failing dracut rolls back; uninstall removes it") {
+TEST_CASE("install with dracut: the initramfs carries the module, a failing dracut rolls back, uninstall removes it") {
     ScratchSystem system;
     TempDir modules;
     const fs::path module = modules / "50reliant";

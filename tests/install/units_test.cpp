@@ -84,7 +84,7 @@ TEST_CASE("units: inert without rd.reliant, each in its own kind of boot") {
     }
 }
 
-TEST_CASE("units: no shell; every command is a static binary in /usr/libexec/reliant") {
+TEST_CASE("units: no shell, every command is a static binary in /usr/libexec/reliant") {
     const std::regex exec_key("Exec(Start|Stop|StartPre|StartPost|StopPost|Reload|Condition)");
     int commands = 0;
     for (const auto& unit : units) {
