@@ -99,7 +99,7 @@ TEST_CASE("grub script: Xen entries per kernel, newest first, normal and mainten
     CHECK(body.find("rd.reliant.device") == std::string::npos);
 }
 
-TEST_CASE("grub script: plain Linux entries without Xen; integrity none needs no record") {
+TEST_CASE("grub script: plain Linux entries without Xen, integrity none needs no record") {
     Boot boot;
     spit(boot.boot / "vmlinuz-6.1.0-56-amd64", "x");
     spit(boot.boot / "initrd.img-6.1.0-56-amd64", "x");

@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "common/process.h"
-#include "test_support.h"
+#include "install_support.h"
 
 using namespace reliant;
 using reliant::testing::slurp;
@@ -20,9 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path source = reliant::testing::source_dir();
-const std::string installer = (source / "dracut/install/reliant-install").string();
-const std::string bin_dir = reliant::testing::binary_dir() + "/bin";
+using namespace reliant::testing::install;
 
 struct Run {
     int status = -1;
@@ -359,5 +357,16 @@ TEST_CASE("install: a failure at any step rolls back to exactly the state before
         CAPTURE(update);
         CHECK(step > (update ? 3 : 30));  // the failures really were spread over the whole run
         CHECK(snapshot(scratch.root) != before);
+    }
+}
+
+TEST_CASE("the installer, the GRUB script and the test helper pass shellcheck") {
+    for (const auto& [script, shell] : std::vector<std::pair<std::string, std::string>>{
+             {"dracut/install/reliant-install", "bash"},
+             {"dracut/install/42_reliant", "sh"},
+             {"tests/install/scratch-system.sh", "bash"}}) {
+        auto checked = run_process({"shellcheck", "-s", shell, (source / script).string()});
+        REQUIRE(checked.ok());
+        CHECK_MESSAGE(checked->succeeded(), script << ":\n" << checked->out);
     }
 }

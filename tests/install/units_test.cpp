@@ -4,8 +4,9 @@
 // rd.reliant, ordered after qubesd, no shell.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
-#include <regex>
+#include <set>
 #include <sstream>
 
 #include "common/process.h"
@@ -84,12 +85,17 @@ TEST_CASE("units: inert without rd.reliant, each in its own kind of boot") {
     }
 }
 
-TEST_CASE("units: no shell; every command is a static binary in /usr/libexec/reliant") {
-    const std::regex exec_key("Exec(Start|Stop|StartPre|StartPost|StopPost|Reload|Condition)");
+TEST_CASE("units: no shell, every command is a static binary in /usr/libexec/reliant") {
+    // std::regex is avoided: GCC 12 warns about its internals under ASan.
+    const std::set<std::string> exec_keys = {"ExecStart",    "ExecStop",   "ExecStartPre", "ExecStartPost",
+                                             "ExecStopPost", "ExecReload", "ExecCondition"};
     int commands = 0;
     for (const auto& unit : units) {
         for (const auto& [key, value] : directives(unit)) {
-            if (!std::regex_match(key, exec_key)) continue;
+            if (!exec_keys.contains(key)) {
+                CHECK_MESSAGE(!key.starts_with("Exec"), unit << ": " << key);
+                continue;
+            }
             ++commands;
             const std::string command = value.starts_with("-") ? value.substr(1) : value;
             CHECK_MESSAGE(command.starts_with("/usr/libexec/reliant/reliant-session "), unit << ": " << value);

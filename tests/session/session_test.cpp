@@ -125,7 +125,7 @@ TEST_CASE("split: the healer's command line, under the lock, output passed on") 
     CHECK(std::filesystem::exists(fixture.paths.split_lock()));
 }
 
-TEST_CASE("split: refused when this boot did not merge; a failing healer is an error") {
+TEST_CASE("split: refused when this boot did not merge, a failing healer is an error") {
     Fixture fixture(normal_cmdline);
     FakeRunner runner;
     auto refused = split_once(fixture.paths, runner, fixture.out);
@@ -215,7 +215,7 @@ TEST_CASE("close: a busy volume stays, the others close, and the failure is repo
     CHECK(dm.removed == std::vector<std::string>{"sflc_0_0"});
 }
 
-TEST_CASE("close: the test stand-in's target type only when asked; inert outside normal reliant boots") {
+TEST_CASE("close: the test stand-in's target type only when asked, inert outside normal reliant boots") {
     Fixture fixture(normal_cmdline);
     FakeDeviceMapper dm;
     FakeMountTable mounts;
