@@ -331,19 +331,12 @@ private:
     // earlier split of the same session (qubesd saves often, and a split may
     // have been killed half-way), which qubesd does not know: it still has the
     // old number. Keep the number the shard gave it, so that every split of
-    // the session writes the same file.
-    // The report says what the first split of the session said.
+    // the session writes the same file (and report).
     static void keep_earlier_move(Domain& domain, const Domain& before, std::string_view field, long long number,
                                   const QidRange& range, std::set<long long>& used, std::vector<Change>& changes) {
         const auto earlier = int_property(before, field);
-        if (!earlier || !range.contains(*earlier) || used.contains(*earlier)) return;
-        const bool is_qid = field == "qid";
-        domain.set_property(field, std::to_string(*earlier));
-        if (is_qid) domain.id = "domain-" + std::to_string(*earlier);
-        used.insert(*earlier);
-        changes.push_back({domain.value("name").value_or(""), std::string(field), std::string(field),
-                           std::to_string(number), std::to_string(*earlier),
-                           ip_note(number, *earlier, domain, is_qid ? "10.137" : "10.138")});
+        if (earlier && range.contains(*earlier) && !used.contains(*earlier))
+            renumber_to(domain, field, number, *earlier, used, changes);
     }
 
     std::optional<Document> build_base(HealReport& report) {

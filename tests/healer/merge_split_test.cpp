@@ -136,7 +136,7 @@ TEST_CASE("split: base references into a volume are reported and replaced by def
     CHECK(result.report.base_changes.size() >= 4);
 }
 
-TEST_CASE("split: a reference to a higher volume is confined; to a lower one it is kept") {
+TEST_CASE("split: a reference to a higher volume is confined, to a lower one it is kept") {
     Document whole = parse_file(small_fixture);
     whole.domain("scratch")->set_property("netvm", "sys-proton");  // v1 -> v2: not always open together
     whole.domain("press")->set_property("default_dispvm", "dvm-hidden");  // v2 -> v1: fine
@@ -154,7 +154,7 @@ TEST_CASE("split: a reference to a higher volume is confined; to a lower one it 
     CHECK(press->value("default_dispvm") == "dvm-hidden");
 }
 
-TEST_CASE("precedence: a name the base has freezes the shard; among shards the lower volume wins") {
+TEST_CASE("precedence: a name the base has freezes the shard, among shards the lower volume wins") {
     System system = small_system();
     edit_shard(system, v2, "<property name=\"name\">press</property>",
                "<property name=\"name\">work</property>");
@@ -242,7 +242,7 @@ TEST_CASE("fix (2): a missing template becomes the newest of its family, with pr
     CHECK(loads(*result.merged));
 }
 
-TEST_CASE("fix (2): a missing netvm becomes none, never another netvm; other references the default") {
+TEST_CASE("fix (2): a missing netvm becomes none, never another netvm, other references the default") {
     System system = small_system();
     edit_shard(system, v2, "<property name=\"netvm\">sys-firewall</property>",
                "<property name=\"netvm\">sys-tor</property>");
@@ -339,7 +339,7 @@ TEST_CASE("an invalid base gives no output at all") {
     CHECK_FALSE(result.report.base_problems.empty());
 }
 
-TEST_CASE("labels unify by name; a new custom label gets a free index") {
+TEST_CASE("labels unify by name, a new custom label gets a free index") {
     System system = small_system();
     edit_shard(system, v2, "<label id=\"label-7\" color=\"0x75507b\">purple</label>",
                "<label id=\"label-7\" color=\"0x75507b\">purple</label><label id=\"label-9\" "

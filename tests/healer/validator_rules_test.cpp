@@ -76,7 +76,7 @@ TEST_CASE("V1 document form") {
     expect_warning(reordered, "V1");
 }
 
-TEST_CASE("V1 internal entities are expanded as qubesd does; DOCTYPE is refused in untrusted input") {
+TEST_CASE("V1 internal entities are expanded as qubesd does, DOCTYPE is refused in untrusted input") {
     const std::string with_entity =
         "<!DOCTYPE qubes [<!ENTITY net \"sys-net\">]>\n" +
         replace(valid_system, prop("default_netvm", "sys-net"), prop("default_netvm", "&net;"));

@@ -77,7 +77,7 @@ TEST_CASE("the passphrase goes to `shufflecake open <device>` on stdin only") {
     for (const auto& variable : call.environment) CHECK(variable.find("horse") == std::string::npos);
 }
 
-TEST_CASE("opened volumes of the device are returned by index; others are ignored") {
+TEST_CASE("opened volumes of the device are returned by index, others are ignored") {
     Rig rig;
     rig.dm.add("sflc_7_0", other_device);              // another Shufflecake device
     rig.dm.add("sflc_9_0", backing_device, "linear");  // not a Shufflecake target

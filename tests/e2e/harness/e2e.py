@@ -5,7 +5,10 @@ Subcommands, each usable by any e2e scenario family:
   kernel     fetch the current Debian kernel package into a cache (no install)
   initramfs  build a dracut initramfs from a private copy of dracut's modules
   ext4       build an ext4 image from a directory (mkfs.ext4 -d, no mounts)
-  boot       boot one scenario (a JSON file) and judge it
+  rootfs     a directory tree with the host's systemd as PID 1 (for a real
+             root after switch-root), made by dracut without a kernel
+  boot       boot one scenario (a JSON file) and judge it; a scenario may
+             boot several times on the same writable disks ("boots")
 
 A scenario boots the kernel with an initramfs under TCG, answers prompts on
 the serial console through a FIFO, and is judged by a marker disk (a tar
@@ -111,7 +114,9 @@ def cmd_initramfs(args):
     kver, root = fetch_kernel(cache)
     out = Path(args.out)
     env_pairs = [pair.split("=", 1) for pair in args.env]
-    inputs = list(args.module_dir) + [value for _, value in env_pairs if Path(value).is_file()]
+    # Files and directories named in the environment (binaries, a directory
+    # of binaries) are inputs too.
+    inputs = list(args.module_dir) + [value for _, value in env_pairs if Path(value).exists()]
     digest = inputs_digest(inputs, [kver, args.modules, args.compress] + args.env)
     stamp = out.with_name(out.name + ".inputs")
     if out.exists() and stamp.exists() and stamp.read_text() == digest:
@@ -139,6 +144,34 @@ def cmd_initramfs(args):
 
 def cmd_ext4(args):
     run(["mkfs.ext4", "-q", "-F", "-b", "4096", "-L", args.label, "-d", args.source, args.out, args.size])
+
+
+def cmd_rootfs(args):
+    """dracut's systemd module without a kernel and without the initrd
+    modules: systemd, journald, udevd, systemctl and the standard units with
+    their libraries, and no /etc/initrd-release, so systemd boots it as a
+    real root."""
+    out = Path(args.out)
+    tmp = Path(args.cache) / "rootfs-tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    confdir = Path(args.cache) / "dracut-conf.d"
+    confdir.mkdir(parents=True, exist_ok=True)
+    run(["dracut", "--force", "--quiet", "--no-hostonly", "--no-hostonly-cmdline", "--no-early-microcode",
+         "--conf", "/dev/null", "--confdir", str(confdir), "--no-kernel", "--no-compress",
+         "--modules", args.modules, "--keep", "--tmpdir", str(tmp), str(tmp / "unused.img")])
+    trees = list(tmp.glob("dracut.*/initramfs"))
+    if len(trees) != 1:
+        sys.exit(f"e2e: expected one dracut tree in {tmp}, found {trees}")
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.move(str(trees[0]), str(out))
+    shutil.rmtree(tmp)
+    for initrd_only in ("init", "etc/initrd-release", "etc/cmdline.d", "etc/conf.d"):
+        path = out / initrd_only
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.is_dir():
+            shutil.rmtree(path)
 
 
 # --- booting a scenario -----------------------------------------------------------
@@ -179,7 +212,12 @@ class Serial:
         self.log.close()
 
 
-def qemu_argv(scenario, kernel, initrd, run_dir, serial_base):
+def writable_copy(disk_dir: Path, disk):
+    """Where a scenario's writable copy of a disk image lives (made by cmd_boot)."""
+    return disk_dir / f"{disk['serial']}.img"
+
+
+def qemu_argv(scenario, kernel, initrd, run_dir, serial_base, disk_dir):
     memory = str(scenario.get("memory", 512))
     argv = ["timeout", "-k", "10", str(scenario.get("timeout", 240)),
             "qemu-system-x86_64", "-machine", "q35", "-accel", "tcg,tb-size=64", "-cpu", "max",
@@ -189,7 +227,10 @@ def qemu_argv(scenario, kernel, initrd, run_dir, serial_base):
             "-append", "console=ttyS0,115200 panic=1 oops=panic rd.shell=0 rd.emergency=poweroff "
                        "loglevel=4 " + scenario.get("cmdline", "")]
     for index, disk in enumerate(scenario.get("disks", [])):
-        if "image" in disk:
+        if disk.get("writable"):  # the scenario's own copy, kept across its boots
+            path = str(writable_copy(disk_dir, disk))
+            options = ""
+        elif "image" in disk:
             path = disk["image"]
             options = ",snapshot=on" if disk.get("snapshot", True) else ""
         else:  # a fresh blank disk, e.g. the marker
@@ -202,22 +243,35 @@ def qemu_argv(scenario, kernel, initrd, run_dir, serial_base):
     return argv
 
 
-def boot(scenario, kernel, initrd, run_dir: Path):
-    """Boots until QEMU exits; answers prompts in order. Returns the serial text."""
+def boot(scenario, kernel, initrd, run_dir: Path, disk_dir: Path):
+    """Boots until QEMU exits; answers prompts in order. Returns the serial
+    text, QEMU's status, the time taken, the prompts never seen, and the host
+    times of "serial_metrics" (seconds from an answer to a console line)."""
     serial = Serial(run_dir / "serial", run_dir / "serial.log")
     prompts = list(scenario.get("prompts", []))
+    answered = []  # host time of each answer
+    pending = [dict(metric) for metric in scenario.get("serial_metrics", [])]
+    measured = {}
     started = time.monotonic()
-    qemu = subprocess.Popen(qemu_argv(scenario, kernel, initrd, run_dir, run_dir / "serial"),
+    qemu = subprocess.Popen(qemu_argv(scenario, kernel, initrd, run_dir, run_dir / "serial", disk_dir),
                             stdin=subprocess.DEVNULL)
     seen_upto = 0
     try:
         while qemu.poll() is None:
             serial.pump(0.2)
+            now = time.monotonic()
+            for metric in list(pending):
+                after = metric["after_prompt"]
+                if after < len(answered) and re.search(metric["to"], serial.text[metric.setdefault(
+                        "from_offset", answered[after][1]):]):
+                    measured[metric["name"]] = now - answered[after][0]
+                    pending.remove(metric)
             if prompts:
                 match = re.compile(prompts[0]["expect"]).search(serial.text, seen_upto)
                 if match:
                     time.sleep(prompts[0].get("delay", 1.0))  # let the agent settle on the tty
                     serial.send(prompts[0]["answer"] + "\n")
+                    answered.append((time.monotonic(), len(serial.text)))
                     seen_upto = match.end()
                     prompts.pop(0)
         for _ in range(5):
@@ -228,20 +282,72 @@ def boot(scenario, kernel, initrd, run_dir: Path):
         qemu.wait()
         serial.close()
     elapsed = time.monotonic() - started
-    return serial.text, qemu.returncode, elapsed, prompts
+    return serial.text, qemu.returncode, elapsed, prompts, measured
 
 
-def read_marker(path: Path):
-    """The guest's report: a tar archive written raw onto the marker disk."""
+def read_marker(path: Path, reports):
+    """The guest's reports: tar archives written raw onto the marker disk,
+    each at its offset (MiB); files of the one at prefix P are named P+name."""
     files = {}
-    try:
-        with tarfile.open(path, "r:") as archive:
-            for member in archive.getmembers():
-                if member.isfile():
-                    files[member.name.lstrip("./")] = archive.extractfile(member).read()
-    except tarfile.TarError:
-        pass
+    for prefix, offset_mib in reports.items():
+        try:
+            with open(path, "rb") as disk:
+                disk.seek(int(offset_mib) << 20)
+                with tarfile.open(fileobj=disk, mode="r:") as archive:
+                    for member in archive.getmembers():
+                        if member.isfile():
+                            files[prefix + member.name.lstrip("./")] = archive.extractfile(member).read()
+        except (tarfile.TarError, OSError):
+            pass
     return files
+
+
+def qube_names(xml_text):
+    import xml.etree.ElementTree as ElementTree
+    root = ElementTree.fromstring(xml_text)
+    return {prop.text or "" for prop in root.findall("./domains/domain/properties/property[@name='name']")}
+
+
+def judge_xml(check, content):
+    """"qube_names": the exact set of qube names; "qube" with "property" or
+    "feature": its "text", a regex it "matches", or whether it is "present";
+    "xpath": how often the path matches ("count"), or the text of its first
+    match ("text")."""
+    import xml.etree.ElementTree as ElementTree
+    failures = []
+    name = check["file"]
+    try:
+        root = ElementTree.fromstring(content)
+    except ElementTree.ParseError as error:
+        return [f"{name}: not XML ({error})"]
+    if "qube_names" in check:
+        found, wanted = qube_names(content), set(check["qube_names"])
+        if found != wanted:
+            failures.append(f"{name}: qubes missing {sorted(wanted - found)}, unexpected {sorted(found - wanted)}")
+    if "qube" in check:  # one qube's property or feature: "text", "matches", or "present"
+        domain = next((d for d in root.findall("./domains/domain")
+                       if d.findtext("./properties/property[@name='name']") == check["qube"]), None)
+        if domain is None:
+            return failures + [f"{name}: no qube {check['qube']!r}"]
+        kind, key = ("property", check["property"]) if "property" in check else ("feature", check["feature"])
+        element = domain.find(f"./{kind.replace('property', 'properties').replace('feature', 'features')}"
+                              f"/{kind}[@name='{key}']")
+        what = f"{name}: {check['qube']}'s {kind} {key}"
+        if "present" in check and (element is not None) != check["present"]:
+            failures.append(f"{what} is {'absent' if element is None else 'present'}")
+        value = None if element is None else (element.text or "")
+        if "text" in check and value != check["text"]:
+            failures.append(f"{what} is {value!r}, not {check['text']!r}")
+        if "matches" in check and (value is None or not re.search(check["matches"], value)):
+            failures.append(f"{what} is {value!r}, no match for {check['matches']!r}")
+    if "xpath" in check:
+        matches = root.findall(check["xpath"])
+        if "count" in check and len(matches) != int(check["count"]):
+            failures.append(f"{name}: {check['xpath']} matches {len(matches)} times, not {check['count']}")
+        if "text" in check and (not matches or (matches[0].text or "") != check["text"]):
+            got = (matches[0].text if matches else None)
+            failures.append(f"{name}: {check['xpath']} is {got!r}, not {check['text']!r}")
+    return failures
 
 
 def judge(scenario, serial_text, marker_files, unanswered):
@@ -255,10 +361,19 @@ def judge(scenario, serial_text, marker_files, unanswered):
         elif name in marker_files:
             content = marker_files[name].decode("utf-8", "replace")
         else:
-            failures.append(f"{name}: missing from the marker disk")
+            if not check.get("optional"):
+                failures.append(f"{name}: missing from the marker disk")
             continue
         if "equals" in check and content.strip() != check["equals"]:
             failures.append(f"{name}: {content.strip()!r} is not {check['equals']!r}")
+        if "qube_names" in check or "xpath" in check or "qube" in check:
+            failures += judge_xml(check, content)
+            continue
+        if "before" in check:  # [A, B]: A's first match comes before B's first match
+            first, then = (re.search(pattern, content, re.M) for pattern in check["before"])
+            if not first or not then or first.start() > then.start():
+                failures.append(f"{name}: {check['before'][0]!r} is not before {check['before'][1]!r}"
+                                + ("" if first and then else " (one of them is missing)"))
         if "matches" in check and not re.search(check["matches"], content, re.M):
             failures.append(f"{name}: no match for {check['matches']!r}")
         if "absent" in check and re.search(check["absent"], content, re.M):
@@ -271,14 +386,67 @@ def judge(scenario, serial_text, marker_files, unanswered):
         for name, content in marker_files.items():
             if blob in content:
                 failures.append(f"a secret appears in {name}")
+    # "forbidden": patterns no report file and no console line may contain
+    # (e.g. the names only a hidden volume holds, after a decoy boot).
+    for pattern in scenario.get("forbidden", []):
+        regex = re.compile(pattern.encode())
+        if regex.search(serial_text.encode()):
+            failures.append(f"serial.log: forbidden {pattern!r} appears")
+        for name, content in marker_files.items():
+            if regex.search(content):
+                failures.append(f"{name}: forbidden {pattern!r} appears")
     if not marker_files:
         failures.append("the marker disk holds no report")
     return failures
 
 
+MONOTONIC_STAMP = re.compile(r"^\[\s*([0-9]+\.[0-9]+)\]")
+
+
+def guest_metrics(scenario, marker_files):
+    """Seconds between two lines of a report with monotonic stamps
+    (journalctl -o short-monotonic), e.g. the unlock result to switch-root."""
+    values, failures = {}, []
+    for metric in scenario.get("metrics", []):
+        text = marker_files.get(metric["file"], b"").decode("utf-8", "replace")
+        start = end = None
+        for line in text.splitlines():
+            stamp = MONOTONIC_STAMP.match(line)
+            if not stamp:
+                continue
+            if start is None and re.search(metric["from"], line):
+                start = float(stamp.group(1))
+            elif start is not None and re.search(metric["to"], line):
+                end = float(stamp.group(1))
+                break
+        if start is None or end is None:
+            failures.append(f"metric {metric['name']!r}: its lines are not in {metric['file']}")
+        else:
+            values[metric["name"]] = end - start
+    return values, failures
+
+
+def host_checks(scenario, variables):
+    """Commands run on the host after a boot (e.g. comparing disk bytes)."""
+    failures = []
+    for check in scenario.get("host_checks", []):
+        argv = []
+        for item in substitute(check["argv"], variables):  # a list variable adds its items
+            argv += item if isinstance(item, list) else [item]
+        result = subprocess.run(argv, capture_output=True, text=True)
+        if result.stdout.strip():
+            print(result.stdout.rstrip())
+        if result.returncode != 0:
+            failures.append(f"host check {check['name']!r} failed: {result.stderr.strip() or result.stdout.strip()}")
+    return failures
+
+
 def substitute(value, variables):
     if isinstance(value, str):
-        return re.sub(r"\$\{(\w+)\}", lambda m: variables[m.group(1)], value)
+        whole = re.fullmatch(r"\$\{(\w+)\}", value)
+        if whole and not isinstance(variables[whole.group(1)], str):
+            return variables[whole.group(1)]  # a list or object variable, as it is
+        return re.sub(r"\$\{(\w+)\}", lambda m: str(variables[m.group(1)]), value)
     if isinstance(value, list):
         return [substitute(item, variables) for item in value]
     if isinstance(value, dict):
@@ -286,20 +454,31 @@ def substitute(value, variables):
     return value
 
 
-def cmd_boot(args):
-    variables = {}
-    for file in args.vars_file:
-        variables.update(json.loads(Path(file).read_text()))
-    variables.update(dict(pair.split("=", 1) for pair in args.var))
-    scenario = substitute(json.loads(Path(args.scenario).read_text()), variables)
-    name = scenario["name"]
-    run_dir = Path(args.work) / name
-    shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir.mkdir(parents=True)
-    kver, root = fetch_kernel(Path(args.cache))
-    kernel = str(root / "boot" / f"vmlinuz-{kver}")
-    serial_text, code, elapsed, unanswered = boot(scenario, kernel, scenario["initramfs"], run_dir)
-    marker_files = read_marker(run_dir / "marker.img")
+def capture(scenario, serial_text, marker_files, variables):
+    """Values a later boot of the same scenario needs (e.g. a new seal), from
+    a report file, the serial log, or a host command's output ("command")."""
+    failures = []
+    for variable, source in scenario.get("capture", {}).items():
+        if "command" in source:
+            name = " ".join(source["command"])
+            text = subprocess.run(substitute(source["command"], variables), capture_output=True,
+                                  text=True).stdout
+        else:
+            name = source["file"]
+            text = serial_text if name == "serial.log" else marker_files.get(name, b"").decode("utf-8", "replace")
+        match = re.search(source["regex"], text, re.M)
+        if match:
+            variables[variable] = match.group(1)
+        else:
+            failures.append(f"capture {variable}: no match for {source['regex']!r} in {name}")
+    return failures
+
+
+def run_one_boot(scenario, name, kernel, run_dir: Path, disk_dir: Path, variables):
+    run_dir.mkdir(parents=True, exist_ok=True)
+    serial_text, code, elapsed, unanswered, host_measured = boot(
+        scenario, kernel, scenario["initramfs"], run_dir, disk_dir)
+    marker_files = read_marker(run_dir / "marker.img", scenario.get("reports", {"": 0}))
     for file_name, content in marker_files.items():
         target = run_dir / "report" / file_name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -308,11 +487,65 @@ def cmd_boot(args):
     log(f"{name}: QEMU exited {code} after {elapsed:.1f} s; logs in {run_dir}")
     if code == 124:
         failures.append("the boot hit its timeout")
+    measured, metric_failures = guest_metrics(scenario, marker_files)
+    failures += metric_failures
+    for metric, seconds in list(measured.items()) + list(host_measured.items()):
+        print(f"e2e: {name}: {metric}: {seconds:.2f} s")
+    for metric in scenario.get("serial_metrics", []):
+        if metric["name"] not in host_measured:
+            failures.append(f"metric {metric['name']!r}: {metric['to']!r} never appeared after the answer")
+    local = dict(variables, RUN=str(run_dir), DISKS=str(disk_dir))
+    failures += host_checks(scenario, local)
+    failures += capture(scenario, serial_text, marker_files, local)
+    variables.update({key: local[key] for key in scenario.get("capture", {}) if key in local})
     if failures:
         tail = "\n".join(serial_text.splitlines()[-40:])
         print(f"--- last lines of {run_dir / 'serial.log'}:\n{tail}\n---")
         for failure in failures:
             print("FAIL:", failure)
+    return not failures
+
+
+def cmd_boot(args):
+    variables = {}
+    for file in args.vars_file:
+        variables.update(json.loads(Path(file).read_text()))
+    variables.update(dict(pair.split("=", 1) for pair in args.var))
+    raw = json.loads(Path(args.scenario).read_text())
+    boots = raw.pop("boots", None)
+    # Host checks are substituted after their boot (they use RUN and DISKS).
+    late = {key: raw.pop(key) for key in ("host_checks", "capture") if key in raw}
+    scenario = substitute(raw, variables)
+    scenario.update(late)
+    name = scenario["name"]
+    scenario_dir = Path(args.work) / name
+    shutil.rmtree(scenario_dir, ignore_errors=True)
+    scenario_dir.mkdir(parents=True)
+    kver, root = fetch_kernel(Path(args.cache))
+    kernel = str(root / "boot" / f"vmlinuz-{kver}")
+    # Writable disks: one copy per scenario, shared by its boots, so the
+    # next boot sees what the last one wrote and host checks can read it.
+    for disk in scenario.get("disks", []):
+        if disk.get("writable"):
+            run(["cp", "--sparse=always", disk["image"], str(writable_copy(scenario_dir, disk))])
+    if boots is None:
+        ok = run_one_boot(scenario, name, kernel, scenario_dir, scenario_dir, variables)
+    else:
+        ok = True
+        for index, step in enumerate(boots):
+            # A boot's keys replace the scenario's; substituted only now, so
+            # it can use what an earlier boot captured.
+            merged = dict(scenario)
+            step = dict(step)
+            step_late = {key: step.pop(key) for key in ("host_checks", "capture") if key in step}
+            merged.update(substitute(step, variables))
+            merged.update(step_late)
+            label = f"{name}/{index + 1}-{merged.get('step', 'boot')}"
+            ok = run_one_boot(merged, label, kernel, scenario_dir / f"{index + 1}-{merged.get('step', 'boot')}",
+                              scenario_dir, variables)
+            if not ok:
+                break
+    if not ok:
         sys.exit(1)
     print(f"{name}: PASS")
 
@@ -338,6 +571,11 @@ def main():
     ext4.add_argument("--label", default="reliant-e2e")
     ext4.add_argument("--out", required=True)
     ext4.set_defaults(func=cmd_ext4)
+
+    rootfs = sub.add_parser("rootfs")
+    rootfs.add_argument("--modules", default="systemd", help="the dracut modules the tree is made of")
+    rootfs.add_argument("--out", required=True)
+    rootfs.set_defaults(func=cmd_rootfs)
 
     boot_parser = sub.add_parser("boot")
     boot_parser.add_argument("--scenario", required=True)

@@ -1,0 +1,171 @@
+// reliant-session: the real root's side of reliant (session.h). Called by
+// the units in /usr/lib/systemd/system and, under the name reliant-seal, as
+// a systemd-shutdown hook. docs/install.md.
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/arguments.h"
+#include "common/log.h"
+#include "session/session.h"
+#include "shufflecake-glue/libdevmapper_device_mapper.h"
+
+namespace {
+
+using namespace reliant;
+using namespace reliant::session;
+
+constexpr int exit_failure = 1;
+constexpr int exit_usage = 2;
+
+volatile std::sig_atomic_t stop_requested = 0;
+
+void request_stop(int) { stop_requested = 1; }
+
+// systemd stops the save-triggered split with SIGTERM (KillMode=mixed: only
+// this process). A wait ends at once; a running healer is let finish, since
+// the shutdown split comes right after and a finished write is never torn.
+class SystemClock final : public Clock {
+public:
+    time_point now() override { return std::chrono::steady_clock::now(); }
+    bool sleep_for(std::chrono::milliseconds duration) override {
+        const auto until = now() + duration;
+        while (!stop_requested && now() < until)
+            std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(
+                std::chrono::milliseconds(50),
+                std::chrono::duration_cast<std::chrono::milliseconds>(until - now()) + std::chrono::milliseconds(1)));
+        return !stop_requested;
+    }
+};
+
+constexpr const char* usage =
+    "usage: reliant-session [OPTIONS] COMMAND\n"
+    "commands:\n"
+    "  split [--debounce [--quiet-ms N] [--max-delay-ms N]]   qubes.xml -> the shards\n"
+    "  close [--volume-target TYPE]                           unmount and close the volumes\n"
+    "  seal-arm                                               (maintenance) check, arm the seal hook\n"
+    "  seal                                                   (maintenance, shutdown hook) seal, record\n"
+    "options (tests): --cmdline FILE --run-dir DIR --qubes-xml FILE --volume-root DIR\n"
+    "                 --healer PATH --overlay PATH --settings FILE --seal-timeout-ms N\n"
+    "Installed as /usr/lib/systemd/system-shutdown/reliant-seal it runs `seal`. docs/install.md\n";
+
+int fail(const Error& error) {
+    log::error(error);
+    return exit_failure;
+}
+
+Result<std::chrono::milliseconds> milliseconds(const Arguments& arguments, const std::string& name,
+                                               std::chrono::milliseconds fallback) {
+    const auto text = arguments.option(name);
+    if (!text) return fallback;
+    try {
+        std::size_t used = 0;
+        const long long value = std::stoll(*text, &used);
+        if (used == text->size() && value >= 0) return std::chrono::milliseconds(value);
+    } catch (const std::exception&) {
+    }
+    return Error("--" + name + " takes a number of milliseconds", EINVAL);
+}
+
+int run_split(const Paths& paths, const Arguments& arguments) {
+    auto kind = boot_kind(paths.cmdline);
+    if (!kind) return fail(kind.error());
+    if (*kind != BootKind::normal) {
+        std::cout << "reliant-session split: not a normal reliant boot; nothing to split" << std::endl;
+        return 0;
+    }
+    shufflecake::SystemCommandRunner runner;
+    if (!arguments.flag("debounce")) {
+        auto status = split_once(paths, runner, std::cout);
+        return status ? 0 : fail(status.error());
+    }
+    DebounceSettings settings;
+    auto quiet = milliseconds(arguments, "quiet-ms", settings.quiet);
+    auto max_delay = milliseconds(arguments, "max-delay-ms", settings.max_delay);
+    if (!quiet || !max_delay) {
+        std::cerr << (quiet ? max_delay.error() : quiet.error()).describe() << '\n' << usage;
+        return exit_usage;
+    }
+    settings.quiet = *quiet;
+    settings.max_delay = *max_delay;
+    SystemClock clock;
+    const auto result = run_debounced([&] { return file_signature(paths.qubes_xml); }, clock, settings,
+                                      [&] { return split_once(paths, runner, std::cout); });
+    if (result.outcome == DebounceOutcome::stopped) {
+        std::cout << "reliant-session split: stopped while waiting; the shutdown split takes over" << std::endl;
+        return 0;
+    }
+    return result.status ? 0 : fail(result.status.error());
+}
+
+int run_close(const Paths& paths, const Arguments& arguments) {
+    shufflecake::LibDevmapper dm;
+    shufflecake::SystemMountTable mounts;
+    std::vector<std::string> targets;
+    if (auto target = arguments.option("volume-target")) targets.push_back(*target);
+    auto status = close_volumes(paths, system_device_resolver(paths.dev_root), dm, mounts, targets, std::cout);
+    return status ? 0 : fail(status.error());
+}
+
+int run_seal(const Paths& paths, const Arguments& arguments) {
+    SealSettings settings;
+    auto timeout = milliseconds(arguments, "seal-timeout-ms", settings.timeout);
+    if (!timeout) return fail(timeout.error());
+    settings.timeout = *timeout;
+    shufflecake::SystemCommandRunner runner;
+    SystemMounter mounter;
+    auto status = seal_and_record(paths, system_device_resolver(paths.dev_root), runner, mounter, settings, std::cout);
+    return status ? 0 : fail(status.error());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const std::string invoked = argc > 0 ? std::filesystem::path(argv[0]).filename().string() : "";
+    const bool shutdown_hook = invoked == "reliant-seal";
+    log::Config config;
+    config.tag = "reliant-session";
+    // In the shutdown hook journald is gone: the console and kmsg remain.
+    config.to_kmsg = shutdown_hook;
+    log::configure(config);
+
+    std::vector<std::string> words(argv + (argc > 0 ? 1 : 0), argv + argc);
+    if (shutdown_hook) words = {"seal"};  // systemd-shutdown passes the verb (poweroff, reboot, ...)
+    const ArgumentSpec spec{{"debounce"},
+                            {"cmdline", "run-dir", "qubes-xml", "volume-root", "healer", "overlay", "settings",
+                             "quiet-ms", "max-delay-ms", "volume-target", "seal-timeout-ms"}};
+    auto arguments = Arguments::parse(words, spec);
+    if (!arguments || arguments->operands().size() != 1) {
+        if (!arguments) std::cerr << "reliant-session: " << arguments.error().describe() << '\n';
+        std::cerr << usage;
+        return exit_usage;
+    }
+    Paths paths;
+    if (auto v = arguments->option("cmdline")) paths.cmdline = *v;
+    if (auto v = arguments->option("run-dir")) paths.run_dir = *v;
+    if (auto v = arguments->option("qubes-xml")) paths.qubes_xml = *v;
+    if (auto v = arguments->option("volume-root")) paths.volume_root = paths.shard_root = *v;
+    if (auto v = arguments->option("healer")) paths.healer = *v;
+    if (auto v = arguments->option("overlay")) paths.overlay = *v;
+    if (auto v = arguments->option("settings")) paths.settings = *v;
+
+    struct sigaction action {};
+    action.sa_handler = request_stop;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGTERM, &action, nullptr);
+    sigaction(SIGINT, &action, nullptr);
+
+    const std::string& command = arguments->operands().front();
+    if (command == "split") return run_split(paths, *arguments);
+    if (command == "close") return run_close(paths, *arguments);
+    if (command == "seal-arm") {
+        auto status = arm_seal(paths, system_device_resolver(paths.dev_root), std::cout);
+        return status ? 0 : fail(status.error());
+    }
+    if (command == "seal") return run_seal(paths, *arguments);
+    std::cerr << "reliant-session: unknown command " << command << '\n' << usage;
+    return exit_usage;
+}
