@@ -37,20 +37,27 @@ inline std::optional<long long> lowest_free(const QidRange& range, const std::se
     return std::nullopt;
 }
 
-// Moves a qube's qid or dispid (`field`) from `from` to the lowest number of
-// `range` not in `used`, keeping domain/@id in step with the qid, and records
-// the change with its effect on the derived IP. False when the range is full.
+// Gives a qube's qid or dispid (`field`) the number `to` instead of `from`,
+// keeping domain/@id in step with the qid, and records the change with its
+// effect on the derived IP.
+inline void renumber(Domain& domain, std::string_view field, long long from, long long to,
+                     std::set<long long>& used, std::vector<Change>& changes) {
+    const bool is_qid = field == "qid";
+    domain.set_property(field, std::to_string(to));
+    if (is_qid) domain.id = "domain-" + std::to_string(to);
+    used.insert(to);
+    changes.push_back({domain.value("name").value_or(""), std::string(field), std::string(field),
+                       std::to_string(from), std::to_string(to),
+                       ip_note(from, to, domain, is_qid ? "10.137" : "10.138")});
+}
+
+// Moves a qube's qid or dispid to the lowest number of `range` not in
+// `used`. False when the range is full.
 inline bool move_number(Domain& domain, std::string_view field, long long from, const QidRange& range,
                         std::set<long long>& used, std::vector<Change>& changes) {
     const auto fresh = lowest_free(range, used);
     if (!fresh) return false;
-    const bool is_qid = field == "qid";
-    domain.set_property(field, std::to_string(*fresh));
-    if (is_qid) domain.id = "domain-" + std::to_string(*fresh);
-    used.insert(*fresh);
-    changes.push_back({domain.value("name").value_or(""), std::string(field), std::string(field),
-                       std::to_string(from), std::to_string(*fresh),
-                       ip_note(from, *fresh, domain, is_qid ? "10.137" : "10.138")});
+    renumber(domain, field, from, *fresh, used, changes);
     return true;
 }
 
