@@ -4,7 +4,9 @@
 # environment needs:
 #   - reliant-unlock accepts fake-shufflecake's dm-crypt volumes
 #     (--volume-target=crypt; docs/shufflecake.md);
-#   - the kernel modules of the VM's disks and of dm-crypt's cipher;
+#   - the kernel modules of the VM's disks and of dm-crypt's cipher, the disk
+#     driver loaded by systemd-modules-load at once rather than by udev's
+#     coldplug (seconds earlier under TCG);
 #   - when the boot stops in emergency mode, a report on the marker disk
 #     (dracut's shutdown-emergency hook, run with rd.shell=0).
 # Everything else (units, generator, binaries) is the production module's.
@@ -25,6 +27,8 @@ installkernel() {
 install() {
     mkdir -p "$initdir$systemdsystemunitdir/reliant-unlock.service.d"
     inst_simple "$moddir/unlock-test.conf" "$systemdsystemunitdir/reliant-unlock.service.d/90-test.conf"
+    mkdir -p "$initdir/etc/modules-load.d"
+    echo virtio_blk > "$initdir/etc/modules-load.d/reliant-test.conf"
     inst_multiple tar sync cat ls grep dmesg journalctl systemctl blockdev readlink mkdir
     inst_hook shutdown-emergency 10 "$moddir/emergency-report.sh"
 }
