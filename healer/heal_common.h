@@ -37,10 +37,11 @@ inline std::optional<long long> lowest_free(const QidRange& range, const std::se
     return std::nullopt;
 }
 
-// Gives a qube's qid or dispid (`field`) the number `to` (domain/@id follows
-// the qid), marks it used, and records the change with its effect on the IP.
-inline void renumber_to(Domain& domain, std::string_view field, long long from, long long to,
-                        std::set<long long>& used, std::vector<Change>& changes) {
+// Gives a qube's qid or dispid (`field`) the number `to` instead of `from`,
+// keeping domain/@id in step with the qid, and records the change with its
+// effect on the derived IP.
+inline void renumber(Domain& domain, std::string_view field, long long from, long long to,
+                     std::set<long long>& used, std::vector<Change>& changes) {
     const bool is_qid = field == "qid";
     domain.set_property(field, std::to_string(to));
     if (is_qid) domain.id = "domain-" + std::to_string(to);
@@ -50,13 +51,13 @@ inline void renumber_to(Domain& domain, std::string_view field, long long from, 
                        ip_note(from, to, domain, is_qid ? "10.137" : "10.138")});
 }
 
-// Moves a qube's qid or dispid from `from` to the lowest number of `range`
-// not in `used`. False when the range is full.
+// Moves a qube's qid or dispid to the lowest number of `range` not in
+// `used`. False when the range is full.
 inline bool move_number(Domain& domain, std::string_view field, long long from, const QidRange& range,
                         std::set<long long>& used, std::vector<Change>& changes) {
     const auto fresh = lowest_free(range, used);
     if (!fresh) return false;
-    renumber_to(domain, field, from, *fresh, used, changes);
+    renumber(domain, field, from, *fresh, used, changes);
     return true;
 }
 

@@ -302,41 +302,43 @@ private:
 
     // Qubes created this session took the lowest free qid, in the base's
     // range: they move into the volume's range, where no other volume and
-    // no duress session can take them.
+    // no duress session can take them. qubesd keeps using the session's
+    // number until it restarts, so a later split of the same session finds
+    // the qube in the shard already, under its number in the range: that
+    // number stays.
     void move_new_qubes_into_range(Shard& shard, const ExistingShard* current, ShardOutcome& outcome) {
-        std::map<std::string, const Domain*> known;  // uuid -> the qube in the volume's shard now
+        std::map<std::string, const Domain*> known;
         if (current && current->shard)
             for (const Domain& domain : current->shard->content.domains) known.emplace(uuid_key(domain), &domain);
         // Without a shard file, its qubes are new only if reliant merged at
         // boot; on a first split (migration) they keep their numbers.
         const bool all_known = !(current && current->shard) && !boot_;
-        for (Domain& domain : shard.content.domains) {
-            if (all_known) continue;
-            const auto before = known.find(uuid_key(domain));
-            for (const std::string_view field : {"qid", "dispid"}) {
-                if (field == "dispid" && domain.klass != "DispVM") continue;
-                const auto number = int_property(domain, field);
-                if (!number || shard.qid_range.contains(*number)) continue;
-                std::set<long long>& used = field == "qid" ? used_qids_ : used_dispids_;
-                if (before == known.end())
-                    move_number(domain, field, *number, shard.qid_range, used, outcome.changes);
-                else
-                    keep_earlier_move(domain, *before->second, field, *number, shard.qid_range, used,
-                                      outcome.changes);
+        if (all_known) return;
+        // Known qubes first, so that no new qube takes a number they hold.
+        for (const bool new_qubes : {false, true}) {
+            for (Domain& domain : shard.content.domains) {
+                const auto earlier = known.find(uuid_key(domain));
+                if (new_qubes != (earlier == known.end())) continue;
+                for (const std::string_view field : {"qid", "dispid"})
+                    if (field == "qid" || domain.klass == "DispVM")
+                        place_number(domain, field, new_qubes ? nullptr : earlier->second, shard, outcome);
             }
         }
     }
 
-    // A qube this session created was moved into the volume's block by an
-    // earlier split of the same session (qubesd saves often, and a split may
-    // have been killed half-way), which qubesd does not know: it still has the
-    // old number. Keep the number the shard gave it, so that every split of
-    // the session writes the same file (and report).
-    static void keep_earlier_move(Domain& domain, const Domain& before, std::string_view field, long long number,
-                                  const QidRange& range, std::set<long long>& used, std::vector<Change>& changes) {
-        const auto earlier = int_property(before, field);
-        if (earlier && range.contains(*earlier) && !used.contains(*earlier))
-            renumber_to(domain, field, number, *earlier, used, changes);
+    // A number outside the volume's range moves into it: a new qube's to the
+    // lowest free one, a known qube's back to the one its shard holds.
+    void place_number(Domain& domain, std::string_view field, const Domain* earlier, const Shard& shard,
+                      ShardOutcome& outcome) {
+        const auto number = int_property(domain, field);
+        if (!number || shard.qid_range.contains(*number)) return;
+        auto& used = field == "qid" ? used_qids_ : used_dispids_;
+        if (!earlier) {
+            move_number(domain, field, *number, shard.qid_range, used, outcome.changes);
+        } else if (const auto stored = int_property(*earlier, field);
+                   stored && shard.qid_range.contains(*stored) && !used.contains(*stored)) {
+            renumber(domain, field, *number, *stored, used, outcome.changes);
+        }
     }
 
     std::optional<Document> build_base(HealReport& report) {

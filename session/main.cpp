@@ -3,6 +3,8 @@
 // a systemd-shutdown hook. docs/install.md.
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -110,14 +112,28 @@ int run_close(const Paths& paths, const Arguments& arguments) {
     return status ? 0 : fail(status.error());
 }
 
-int run_seal(const Paths& paths, const Arguments& arguments) {
+// systemd-shutdown shows neither a hook's stdout nor kmsg below the console
+// log level: the person leaving maintenance mode reads the console. Other
+// boots run the hook too, and have nothing to say there.
+bool seal_is_armed(const Paths& paths) {
+    const auto kind = boot_kind(paths.cmdline);
+    std::error_code ec;
+    return kind && *kind == BootKind::maintenance && std::filesystem::exists(paths.seal_armed(), ec);
+}
+
+int run_seal(const Paths& paths, const Arguments& arguments, bool shutdown_hook) {
+    std::ofstream console;
+    if (shutdown_hook && seal_is_armed(paths)) console.open("/dev/console");
+    std::ostream& out = console.is_open() ? static_cast<std::ostream&>(console) : std::cout;
     SealSettings settings;
     auto timeout = milliseconds(arguments, "seal-timeout-ms", settings.timeout);
     if (!timeout) return fail(timeout.error());
     settings.timeout = *timeout;
     shufflecake::SystemCommandRunner runner;
     SystemMounter mounter;
-    auto status = seal_and_record(paths, system_device_resolver(paths.dev_root), runner, mounter, settings, std::cout);
+    auto status = seal_and_record(paths, system_device_resolver(paths.dev_root), runner, mounter, settings, out);
+    if (!status) out << "reliant-session seal: the base was NOT sealed: " << status.error().describe() << '\n';
+    out.flush();
     return status ? 0 : fail(status.error());
 }
 
@@ -165,7 +181,7 @@ int main(int argc, char** argv) {
         auto status = arm_seal(paths, system_device_resolver(paths.dev_root), std::cout);
         return status ? 0 : fail(status.error());
     }
-    if (command == "seal") return run_seal(paths, *arguments);
+    if (command == "seal") return run_seal(paths, *arguments, shutdown_hook);
     std::cerr << "reliant-session: unknown command " << command << '\n' << usage;
     return exit_usage;
 }

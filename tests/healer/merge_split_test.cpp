@@ -356,39 +356,80 @@ TEST_CASE("labels unify by name, a new custom label gets a free index") {
     CHECK(serialize(again.base).find("secret") == std::string::npos);
 }
 
+namespace {
+
+// qubesd created `name` on sflc_0_2 (a copy of "press") with qid `qid`.
+void add_session_qube(Document& session, const std::string& name, const std::string& qid, const std::string& uuid) {
+    Domain qube = *session.domain("press");
+    qube.set_property("name", name);
+    qube.set_property("qid", qid);
+    qube.set_property("uuid", uuid);
+    qube.id = "domain-" + qid;
+    for (Volume& volume : *qube.volume_config)
+        if (const std::string* vid = volume.attributes.get("vid"); vid && vid->find("press") != std::string::npos)
+            volume.attributes.set("vid", replace_all(*vid, "press", name));
+    session.domains.push_back(qube);
+}
+
+std::vector<ExistingShard> existing_shards(const std::map<VolumeId, std::string>& shards) {
+    std::vector<ExistingShard> existing;
+    for (const auto& [volume, bytes] : shards) {
+        ShardRead read = read_shard(bytes, volume);
+        existing.push_back({volume, true, std::move(read.shard), {}});
+    }
+    return existing;
+}
+
+const Shard* shard_of(const SplitResult& result, const VolumeId& volume) {
+    for (const Shard& shard : result.shards)
+        if (shard.volume == volume) return &shard;
+    return nullptr;
+}
+
+}  // namespace
+
 TEST_CASE("split moves qubes created this session into their volume's range") {
     System system = small_system();
     MergeResult merged = merge_all(system);
     REQUIRE(merged.merged);
-    // qubesd created "notes" on sflc_0_2 with the lowest free qid.
     Document session = *merged.merged;
-    Domain notes = *session.domain("press");
-    notes.set_property("name", "notes");
-    notes.set_property("qid", "16");
-    notes.set_property("uuid", "12345678-1234-4234-8234-123456789abc");
-    notes.id = "domain-16";
-    for (Volume& volume : *notes.volume_config)
-        if (const std::string* vid = volume.attributes.get("vid");
-            vid && vid->find("press") != std::string::npos)
-            volume.attributes.set("vid", replace_all(*vid, "press", "notes"));
-    session.domains.push_back(notes);
-    std::vector<ExistingShard> existing;
-    for (const auto& [volume, bytes] : system.shards) {
-        ShardRead read = read_shard(bytes, volume);
-        existing.push_back({volume, true, std::move(read.shard), {}});
-    }
+    // qid 16 is taken by dvm-hidden: qubesd gave notes one that is free.
+    add_session_qube(session, "notes", "22", "12345678-1234-4234-8234-123456789abc");
     BootMerge boot{{v1, v2}, {}};
-    // qid 16 is taken by dvm-hidden: give notes one that is free.
-    session.domain("notes")->set_property("qid", "22");
-    const SplitResult result = split(session, existing, boot, split_options());
+    const SplitResult result = split(session, existing_shards(system.shards), boot, split_options());
     REQUIRE(result.base);
-    const Shard* shard2 = nullptr;
-    for (const Shard& shard : result.shards)
-        if (shard.volume == v2) shard2 = &shard;
+    const Shard* shard2 = shard_of(result, v2);
     REQUIRE(shard2);
     CHECK(shard2->content.domain("notes")->value("qid") == "3072");
     CHECK(shard2->content.domain("press")->value("qid") == "21");  // it existed before: it keeps its qid
     CHECK(change_for(*outcome_of(result.report, "sflc_0_2"), "notes", "qid"));
+}
+
+TEST_CASE("a second split in the same session keeps a new qube's number in the range") {
+    // qubesd keeps the session's qid 22 for notes until it restarts; the
+    // path unit's split already moved notes to 3072 in the shard.
+    System system = small_system();
+    MergeResult merged = merge_all(system);
+    REQUIRE(merged.merged);
+    Document session = *merged.merged;
+    add_session_qube(session, "notes", "22", "12345678-1234-4234-8234-123456789abc");
+    BootMerge boot{{v1, v2}, {}};
+    const SplitResult first = split(session, existing_shards(system.shards), boot, split_options());
+    REQUIRE(first.base);
+    std::map<VolumeId, std::string> after_first = system.shards;
+    for (const Shard& shard : first.shards) after_first[shard.volume] = serialize_shard(shard);
+
+    // Then qubesd created "memo", listed before notes, and saved again.
+    add_session_qube(session, "memo", "23", "22345678-1234-4234-8234-123456789abc");
+    std::rotate(session.domains.begin(), session.domains.end() - 1, session.domains.end());
+    const SplitResult second = split(session, existing_shards(after_first), boot, split_options());
+    REQUIRE(second.base);
+    const Shard* shard2 = shard_of(second, v2);
+    REQUIRE(shard2);
+    CHECK(shard2->content.domain("notes")->value("qid") == "3072");
+    CHECK(shard2->content.domain("notes")->id == "domain-3072");
+    CHECK(shard2->content.domain("memo")->value("qid") == "3073");
+    CHECK(shard2->content.domain("press")->value("qid") == "21");
 }
 
 TEST_CASE("split never overwrites a shard that was not merged at boot") {

@@ -107,10 +107,14 @@ TEST_CASE("units: no shell, every command is a static binary in /usr/libexec/rel
 
 TEST_CASE("units: the shutdown split runs after qubesd stopped, before the volumes are unmounted") {
     const auto shutdown = directives("reliant-shutdown.service");
-    std::string after;
-    for (const auto& value : values(shutdown, "After")) after += " " + value + " ";
-    for (const char* unit : {"qubesd.service", "qubes-core.service", "reliant-split-save.service"})
-        CHECK_MESSAGE(after.find(std::string(" ") + unit + " ") != std::string::npos, unit);
+    // Stop order is the reverse of start order: starting Before= qubesd means
+    // stopping after it.
+    std::string before;
+    for (const auto& value : values(shutdown, "Before")) before += " " + value + " ";
+    for (const char* unit : {"qubesd.service", "qubes-core.service", "libvirtd.service", "reliant-split-save.service"})
+        CHECK_MESSAGE(before.find(std::string(" ") + unit + " ") != std::string::npos, unit);
+    for (const auto& value : values(shutdown, "After"))
+        CHECK_MESSAGE(value.find("qube") == std::string::npos, "After=" << value);
     std::string mounts;
     for (const auto& value : values(shutdown, "RequiresMountsFor")) mounts += " " + value + " ";
     for (int index = 0; index <= 14; ++index)
