@@ -4,6 +4,8 @@ the initramfs (systemd flavour with the test module 50reliant-test-unlock)
 and two Shufflecake test disks made with fake-shufflecake init on the host:
   sflc.img      volumes 0 (DECOY), 1 (MIDDLE), 2 (HIDDEN), ext4 each
   sflc-bad.img  the same, with volume 2's superblock damaged so e2fsck -p fails
+  timing.img    the wrong, decoy and hidden passphrases, one a line, for the
+                timing scenario's unlock-timing (a raw disk, NUL-padded)
 """
 
 import argparse
@@ -52,6 +54,7 @@ def main():
     parser.add_argument("--work", required=True)
     parser.add_argument("--unlock", required=True, help="the reliant-unlock binary")
     parser.add_argument("--fake", required=True, help="the fake-shufflecake binary")
+    parser.add_argument("--timing", required=True, help="the unlock-timing binary (test only)")
     args = parser.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -59,10 +62,14 @@ def main():
     run([sys.executable, str(HARNESS), "--cache", args.cache, "initramfs",
          "--modules", MODULES, "--module-dir", str(HERE.parent / "modules" / "50reliant-test-unlock"),
          "--env", f"RELIANT_E2E_UNLOCK={args.unlock}", "--env", f"RELIANT_E2E_SHUFFLECAKE={args.fake}",
+         "--env", f"RELIANT_E2E_TIMING={args.timing}",
          "--out", str(work / "initramfs.img")])
     # Cheap (under a second): rebuilt every run, so they always match the fake.
     make_disk(work, args.fake, "sflc.img", damage_last=False)
     make_disk(work, args.fake, "sflc-bad.img", damage_last=True)
+    passphrases = json.loads((HERE / "passphrases.json").read_text())
+    lines = "".join(passphrases[key] + "\n" for key in ("WRONG", "DECOY", "HIDDEN")).encode()
+    (work / "timing.img").write_bytes(lines + bytes(4096 - len(lines)))
     print("unlock e2e setup: ready in", work)
 
 

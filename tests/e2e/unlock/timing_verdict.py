@@ -4,7 +4,9 @@ host: reads unlock-timing's table, prints per passphrase class the figures
 (n, mean, standard deviation, min, max) of the time from the answer to
 reliant-unlock's verdict and to its exit, and fails when the mean verdict
 times of two classes differ by more than the noise: the larger of the two
-classes' standard deviations over repeated runs (docs/security.md)."""
+classes' standard deviations over repeated runs (docs/security.md).
+A second table, when given, holds bare `shufflecake open` times (no floor):
+printed for comparison, not judged (they are expected to differ)."""
 
 import csv
 import itertools
@@ -37,6 +39,13 @@ def main():
         verdict = "within" if difference < noise else "OUTSIDE"
         print(f"  {a} vs {b}: |difference of means| {difference:.1f} ms, noise {noise:.1f} ms: {verdict}")
         failed |= difference >= noise
+    if len(sys.argv) > 2:
+        raw = list(csv.DictReader(open(sys.argv[2]), delimiter="\t"))
+        print("bare `shufflecake open` (fake-shufflecake), ms, no floor:")
+        for name in CLASSES:
+            opened = figures([float(row["open_ms"]) for row in raw if row["class"] == name])
+            print(f"  {name:6s} n={opened[0]} mean={opened[1]:.1f} stdev={opened[2]:.1f} "
+                  f"min={opened[3]:.1f} max={opened[4]:.1f}")
     sys.exit(1 if failed else 0)
 
 

@@ -8,11 +8,15 @@
 //            (accepted), or exits (not accepted, with rd.reliant.tries=1);
 //   exit     when reliant-unlock exits (after mounting, when accepted).
 // After each run the volumes are unmounted and closed (`shufflecake close`).
+// For comparison, the first RAW_ROUNDS rounds also time `shufflecake open`
+// alone (the passphrase on its stdin, as the glue gives it): what the 2 s
+// floor of reliant-unlock has to cover, without the floor.
 //
 // Usage: unlock-timing DEVICE PASSPHRASE-DISK OUT-DIR; the number of rounds
 // is reliant_test.timing=N on the kernel command line. PASSPHRASE-DISK holds three lines, wrong, decoy, hidden, then a NUL. The
 // passphrases stay in SecretBuffers and are never printed. OUT-DIR/timing.tsv
-// gets one line per run; the host judges the figures (timing_verdict.py).
+// gets one line per run, OUT-DIR/raw.tsv one per bare open; the host judges
+// the figures (timing_verdict.py).
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/inotify.h>
@@ -50,6 +54,8 @@ namespace fs = std::filesystem;
 constexpr const char* unlock_binary = "/usr/libexec/reliant/reliant-unlock";
 constexpr const char* ask_directory = "/run/systemd/ask-password";
 constexpr const char* mount_root = "/run/shufflecake";
+constexpr const char* shufflecake = "/usr/bin/shufflecake";
+constexpr int raw_rounds = 3;
 
 struct PassphraseClass {
     const char* name;
@@ -153,7 +159,7 @@ void run_command(const std::vector<std::string>& arguments) {
 bool close_everything(const std::string& device) {
     auto points = mounted_volumes();
     for (auto it = points.rbegin(); it != points.rend(); ++it) ::umount2(it->c_str(), 0);
-    run_command({"/usr/bin/shufflecake", "close", device});
+    run_command({shufflecake, "close", device});
     std::error_code ec;
     fs::remove_all(mount_root, ec);
     bool clean = mounted_volumes().empty();
@@ -220,6 +226,41 @@ Attempt time_one(const SecretBuffer& passphrase, const fs::path& out, const std:
     return attempt;
 }
 
+int open_volumes() {
+    int count = 0;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator("/sys/block", ec))
+        if (entry.path().filename().string().starts_with("dm-")) ++count;
+    return count;
+}
+
+// `shufflecake open DEVICE` alone, from the passphrase written to its exit.
+Attempt time_raw_open(const SecretBuffer& passphrase, const std::string& device) {
+    int input[2];
+    if (::pipe2(input, O_CLOEXEC) != 0) die("pipe failed");
+    const pid_t pid = ::fork();
+    if (pid < 0) die("fork failed");
+    if (pid == 0) {
+        const int null = ::open("/dev/null", O_WRONLY);
+        if (::dup2(input[0], 0) < 0 || ::dup2(null, 1) < 0 || ::dup2(null, 2) < 0) ::_exit(127);
+        const char* argv[] = {shufflecake, "open", device.c_str(), nullptr};
+        ::execv(shufflecake, const_cast<char* const*>(argv));
+        ::_exit(127);
+    }
+    ::close(input[0]);
+    const auto bytes = passphrase.bytes();
+    if (::write(input[1], bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) die("write failed");
+    ::close(input[1]);
+    const auto start = Clock::now();
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    Attempt attempt;
+    attempt.exit_ms = since(start, Clock::now());
+    attempt.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    attempt.mounts = open_volumes();
+    return attempt;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -240,6 +281,8 @@ int main(int argc, char** argv) {
 
     std::ofstream table(out / "timing.tsv");
     table << "class\tround\tverdict_ms\texit_ms\tstatus\tmounts\n";
+    std::ofstream raw(out / "raw.tsv");
+    raw << "class\tround\topen_ms\tstatus\tvolumes\n";
     int unexpected = 0;
     for (int round = 0; round < rounds; ++round) {
         for (std::size_t k = 0; k < classes.size(); ++k) {
@@ -255,6 +298,13 @@ int main(int argc, char** argv) {
                           attempt.exit_ms, attempt.status, attempt.mounts);
             table << line << std::flush;
             std::cout << "unlock-timing: " << line << std::flush;
+            if (round >= raw_rounds) continue;
+            const Attempt bare = time_raw_open(passphrases[which], device->path.string());
+            if (bare.mounts != kind.expected_mounts) ++unexpected;
+            if (!close_everything(device->path.string())) die("volumes stayed open after a bare open");
+            std::snprintf(line, sizeof line, "%s\t%d\t%.3f\t%d\t%d\n", kind.name, round, bare.exit_ms, bare.status,
+                          bare.mounts);
+            raw << line << std::flush;
         }
     }
     std::ofstream(out / "timing-status") << unexpected << '\n';

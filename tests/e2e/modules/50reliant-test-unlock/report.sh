@@ -21,6 +21,8 @@ rm -f "$out/mounts.unsorted"
 cat /sys/block/dm-*/dm/name 2>/dev/null | sort > "$out/dm-names"
 ls /run/shufflecake 2>/dev/null | sort > "$out/run-shufflecake"
 cp /run/fake-shufflecake/probe-report /run/fake-shufflecake/memscan-report "$out/" 2>/dev/null
+cp /run/reliant-test-timing/timing.tsv /run/reliant-test-timing/raw.tsv /run/reliant-test-timing/timing-status "$out/" 2>/dev/null
+systemctl show -p ExecMainStatus --value reliant-test-timing.service > "$out/timing-unit-status"
 if [ -d /run/cores ]; then
     sleep 2  # a core pipe handler may still be writing
     ls -l /run/cores > "$out/cores"
