@@ -7,7 +7,7 @@ add_compile_options(
   -fno-strict-aliasing)
 
 # glibc only fortifies optimized code, and warns (an error here) otherwise.
-if(NOT CMAKE_BUILD_TYPE STREQUAL "Debug")
+if(NOT CMAKE_BUILD_TYPE STREQUAL "Debug" AND NOT RELIANT_FUZZ)
   add_compile_definitions(_FORTIFY_SOURCE=2)
 endif()
 
@@ -24,5 +24,17 @@ endif()
 if(RELIANT_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=all
                       -fno-omit-frame-pointer -O1)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+# libFuzzer targets: coverage instrumentation everywhere, the fuzzer's main
+# only in the targets (tests/fuzz). No _FORTIFY_SOURCE: its checked string
+# functions would hide accesses from ASan.
+if(RELIANT_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "RELIANT_FUZZ needs clang (libFuzzer): configure a fresh tree")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+                      -fno-omit-frame-pointer -gline-tables-only)
   add_link_options(-fsanitize=address,undefined)
 endif()

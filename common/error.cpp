@@ -5,10 +5,10 @@
 
 namespace reliant {
 
-Error::Error(std::string message, int code, std::source_location where)
+Error::Error(std::string message, int code, SourceLocation where)
     : message_(std::move(message)), code_(code), where_(where) {}
 
-Error Error::from_errno(std::string message, int code, std::source_location where) {
+Error Error::from_errno(std::string message, int code, SourceLocation where) {
     return Error(std::move(message), code, where);
 }
 

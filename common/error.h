@@ -4,27 +4,60 @@
 #pragma once
 
 #include <cerrno>
+#include <cstdint>
 #include <optional>
-#include <source_location>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <variant>
+#include <version>
+
+#if defined(__cpp_lib_source_location)
+#include <source_location>
+#endif
 
 namespace reliant {
+
+#if defined(__cpp_lib_source_location)
+using SourceLocation = std::source_location;
+#else
+// clang 14 with libstdc++ 12 (the fuzz build, tests/fuzz) has no
+// std::source_location; the compiler builtins give the same call site.
+class SourceLocation {
+public:
+    static constexpr SourceLocation current(const char* file = __builtin_FILE(),
+                                            std::uint_least32_t line = __builtin_LINE(),
+                                            const char* function = __builtin_FUNCTION()) noexcept {
+        SourceLocation where;
+        where.file_ = file;
+        where.line_ = line;
+        where.function_ = function;
+        return where;
+    }
+    constexpr const char* file_name() const noexcept { return file_; }
+    constexpr std::uint_least32_t line() const noexcept { return line_; }
+    constexpr std::uint_least32_t column() const noexcept { return 0; }
+    constexpr const char* function_name() const noexcept { return function_; }
+
+private:
+    const char* file_ = "";
+    std::uint_least32_t line_ = 0;
+    const char* function_ = "";
+};
+#endif
 
 class Error {
 public:
     explicit Error(std::string message, int code = 0,
-                   std::source_location where = std::source_location::current());
+                   SourceLocation where = SourceLocation::current());
 
     // An error from a failed system call; `code` defaults to the current errno.
     static Error from_errno(std::string message, int code = errno,
-                            std::source_location where = std::source_location::current());
+                            SourceLocation where = SourceLocation::current());
 
     const std::string& message() const { return message_; }
     int code() const { return code_; }
-    const std::source_location& where() const { return where_; }
+    const SourceLocation& where() const { return where_; }
 
     // Prefixes the message with what we were doing: "reading /x: <message>".
     Error& context(std::string_view what) &;
@@ -44,7 +77,7 @@ public:
 private:
     std::string message_;
     int code_;
-    std::source_location where_;
+    SourceLocation where_;
     std::string input_file_;
     int input_line_ = 0;
 };

@@ -87,14 +87,17 @@ int run_merge(const std::vector<std::string>& words) {
         std::cerr << "reliant-healer merge: the base does not load; nothing written\n";
         return 1;
     }
+    remove_stale_temporaries(*out);  // of a merge killed earlier
     if (auto written = write_file_atomically(*out, serialize(*result.merged), 0660); !written) {
         std::cerr << "reliant-healer merge: " << written.error().describe() << '\n';
         return 1;
     }
-    if (const auto report = arguments->option("report"))
+    if (const auto report = arguments->option("report")) {
+        remove_stale_temporaries(*report);
         if (auto written = write_file_atomically(*report, result.report.to_json(), 0600); !written)
             std::cerr << "reliant-healer merge: cannot write the report: " << written.error().describe()
                       << '\n';
+    }
     std::cout << "reliant-healer merge: " << result.report.count("merged") << " shard(s) merged, "
               << result.report.count("frozen") << " frozen\n";
     return 0;

@@ -89,9 +89,11 @@ int run_split(const std::vector<std::string>& words) {
         std::cerr << "reliant-healer split: the base cannot be made to load on its own; " << *base_out
                   << " not written (see the report)\n";
     }
-    if (const auto report = arguments->option("report"))
+    if (const auto report = arguments->option("report")) {
+        remove_stale_temporaries(*report);
         if (auto ok = write_file_atomically(*report, result.report.to_json(), 0600); !ok)
             std::cerr << "reliant-healer split: cannot write the report: " << ok.error().describe() << '\n';
+    }
     std::cout << "reliant-healer split: " << written << " shard(s) written, " << result.report.count("kept")
               << " kept, " << result.report.count("error") << " not written\n";
     return status;

@@ -101,9 +101,16 @@ private:
         static constexpr std::array<std::string_view, 4> expected = {"labels", "pools", "properties",
                                                                      "domains"};
         std::vector<std::string_view> seen;
+        std::set<std::string_view> shard_sections;
         for (const xmlNode* child = root->children; child; child = child->next) {
             if (!is_visible_element(child)) continue;
             const std::string_view name = name_of(child);
+            // qubesd reads every <domains> there is; a shard is read strictly,
+            // so that no second section can say something else.
+            if (extras_ && !shard_sections.insert(name).second) {
+                out_.error("V1", line_of(child), "a second <" + std::string(name) + "> section");
+                continue;
+            }
             if (name == "labels")
                 read_labels(child, document.labels);
             else if (name == "pools")

@@ -1,5 +1,6 @@
 // reliant-healer: validates, merges and splits qubes.xml for reliant.
 #include <iostream>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -15,9 +16,7 @@ const char* const usage =
     "  merge ...           base qubes.xml + the shards of the open volumes -> one qubes.xml\n"
     "  split ...           qubesd's qubes.xml -> the base and one shard per volume\n";
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int dispatch(int argc, char** argv) {
     reliant::log::configure({.tag = "reliant-healer"});
     if (argc < 2) {
         std::cerr << usage;
@@ -35,4 +34,17 @@ int main(int argc, char** argv) {
     }
     std::cerr << "reliant-healer: unknown command " << command << '\n' << usage;
     return 2;
+}
+
+}  // namespace
+
+// Input is bounded (healer/xml_reader.h, healer/shard_files.h), but a small
+// machine can still run out: a clear failure, never an abort with a core.
+int main(int argc, char** argv) {
+    try {
+        return dispatch(argc, argv);
+    } catch (const std::bad_alloc&) {
+        std::cerr << "reliant-healer: out of memory; nothing more written\n";
+        return 1;
+    }
 }

@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "healer/confinement.h"
 #include "healer/heal_common.h"
 #include "healer/python_values.h"
 #include "healer/qubes_schema.h"
@@ -41,6 +42,7 @@ public:
         Shard& shard = *read.shard;
         check_claims(shard, outcome.reasons);
         if (outcome.reasons.empty()) fix_references(shard, outcome);
+        if (outcome.reasons.empty()) outcome.reasons = storage_escapes(shard, merged_, options_.volume_root);
         if (outcome.reasons.empty()) renumber(shard, outcome);
         if (!outcome.reasons.empty()) {
             outcome.changes.clear();
@@ -101,6 +103,10 @@ private:
                 reasons.push_back(label);
                 continue;
             }
+            // qubesd loads a name its Admin API would refuse, and builds paths
+            // from names (/var/lib/qubes/appvms/<name>): never from a shard.
+            if (const std::string problem = qube_name_problem(*name); !problem.empty())
+                reasons.push_back(label + " is no valid qube name: " + problem);
             if (qube_volume(domain, shard.content, options_.volume_root) != shard.volume)
                 reasons.push_back(label + " does not keep its private volume on " + volume);
             if (names_.contains(*name) || !own_names.insert(*name).second)

@@ -30,13 +30,30 @@ std::vector<VolumeDirectory> volume_directories(const fs::path& root) {
     return found;
 }
 
-Result<std::string> read_shard_bytes(const fs::path& path, const XmlLimits& limits) {
-    return read_file(path, limits.max_bytes);
-}
+// Reads shards within the budget, in the order asked.
+class BudgetedReader {
+public:
+    BudgetedReader(const XmlLimits& limits, const ShardBudget& budget)
+        : per_shard_(std::min(limits.max_bytes, budget.per_shard)), left_(budget.total) {}
+
+    Result<std::string> read(const fs::path& path) {
+        const std::size_t limit = std::min(per_shard_, left_);
+        auto bytes = read_file(path, limit);
+        if (!bytes && bytes.error().code() == EFBIG && limit < per_shard_)
+            return Error("the shards together are larger than the budget; this one was not read", EFBIG);
+        if (bytes) left_ -= bytes->size();
+        return bytes;
+    }
+
+private:
+    std::size_t per_shard_;
+    std::size_t left_;
+};
 
 }  // namespace
 
-std::vector<ShardInput> collect_shards(const fs::path& root, const XmlLimits& limits) {
+std::vector<ShardInput> collect_shards(const fs::path& root, const XmlLimits& limits, const ShardBudget& budget) {
+    BudgetedReader reader(limits, budget);
     std::vector<ShardInput> shards;
     for (const VolumeDirectory& directory : volume_directories(root)) {
         std::error_code ec;
@@ -46,7 +63,7 @@ std::vector<ShardInput> collect_shards(const fs::path& root, const XmlLimits& li
                 shards.push_back({directory.volume, std::nullopt, "the shard is not a regular file"});
             continue;
         }
-        auto bytes = read_shard_bytes(directory.shard, limits);
+        auto bytes = reader.read(directory.shard);
         if (bytes)
             shards.push_back({directory.volume, std::move(*bytes), {}});
         else
@@ -55,14 +72,16 @@ std::vector<ShardInput> collect_shards(const fs::path& root, const XmlLimits& li
     return shards;
 }
 
-std::vector<ExistingShard> existing_shards(const fs::path& root, const XmlLimits& limits) {
+std::vector<ExistingShard> existing_shards(const fs::path& root, const XmlLimits& limits,
+                                           const ShardBudget& budget) {
+    BudgetedReader reader(limits, budget);
     std::vector<ExistingShard> shards;
     for (const VolumeDirectory& directory : volume_directories(root)) {
         ExistingShard existing{directory.volume, false, std::nullopt, {}};
         std::error_code ec;
         existing.present = fs::symlink_status(directory.shard, ec).type() != fs::file_type::not_found;
         if (existing.present) {
-            auto bytes = directory.has_shard ? read_shard_bytes(directory.shard, limits)
+            auto bytes = directory.has_shard ? reader.read(directory.shard)
                                              : Result<std::string>(Error("not a regular file", EINVAL));
             if (!bytes) {
                 existing.problems.push_back(bytes.error().describe());

@@ -15,9 +15,9 @@ bool is_snapshot(const Volume& volume) {
     return snap && *snap == "True";
 }
 
-// The volume a snapshot of `name` is taken from: the template's, or, when
-// that is itself a snapshot, further up the chain.
-const Volume* origin(const Domain& qube, std::string_view name, const DomainLookup& find_domain) {
+}  // namespace
+
+const Volume* snapshot_origin(const Domain& qube, std::string_view name, const DomainLookup& find_domain) {
     const Domain* current = &qube;
     for (int depth = 0; depth < 4; ++depth) {  // DispVM -> AppVM -> TemplateVM at most
         const auto template_name = current->value("template");
@@ -31,7 +31,7 @@ const Volume* origin(const Domain& qube, std::string_view name, const DomainLook
     return nullptr;
 }
 
-std::string vid_in(const Pool& pool, const Domain& qube, std::string_view volume) {
+std::string derived_vid(const Pool& pool, const Domain& qube, std::string_view volume) {
     const std::string name = qube.value("name").value_or("");
     const std::string* driver = pool.driver();
     if (driver && *driver == "lvm_thin") {
@@ -42,20 +42,18 @@ std::string vid_in(const Pool& pool, const Domain& qube, std::string_view volume
     return std::string(is_template ? "vm-templates/" : "appvms/") + name + "/" + std::string(volume);
 }
 
-}  // namespace
-
 bool retarget_snapshots(Domain& qube, const DomainLookup& find_domain, const PoolLookup& find_pool) {
     if (!qube.volume_config) return false;
     bool changed = false;
     for (Volume& volume : *qube.volume_config) {
         if (!is_snapshot(volume) || !volume.name()) continue;
-        const Volume* source = origin(qube, *volume.name(), find_domain);
+        const Volume* source = snapshot_origin(qube, *volume.name(), find_domain);
         if (!source || !source->pool() || !source->attributes.get("vid")) continue;
         const std::string new_pool = *source->pool();
         const std::string* old_pool = volume.pool();
         if (!old_pool || *old_pool != new_pool) {
             if (const Pool* pool = find_pool(new_pool))
-                volume.attributes.set("vid", vid_in(*pool, qube, *volume.name()));
+                volume.attributes.set("vid", derived_vid(*pool, qube, *volume.name()));
             volume.attributes.set("pool", new_pool);
             changed = true;
         }

@@ -18,4 +18,12 @@ using PoolLookup = std::function<const Pool*(std::string_view name)>;
 // would give it there. Returns whether anything changed.
 bool retarget_snapshots(Domain& qube, const DomainLookup& find_domain, const PoolLookup& find_pool);
 
+// The volume called `name` a snapshot of `qube`'s is taken from: its
+// template's, or further up the chain when that is a snapshot too.
+const Volume* snapshot_origin(const Domain& qube, std::string_view name, const DomainLookup& find_domain);
+
+// The vid qubesd gives `qube`'s volume `volume` in `pool`: <vg>/vm-<qube>-<volume>
+// for lvm_thin, <appvms|vm-templates>/<qube>/<volume> for directory pools.
+std::string derived_vid(const Pool& pool, const Domain& qube, std::string_view volume);
+
 }  // namespace reliant::healer

@@ -4,6 +4,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "healer/confinement.h"
 #include "healer/heal_common.h"
 #include "healer/qubes_schema.h"
 #include "healer/references.h"
@@ -23,6 +24,23 @@ struct Placement {
         return it == qube_volume.end() ? std::nullopt : it->second;
     }
 };
+
+// The pools qubesd loads: of several with one name the last wins, at the
+// place of the first (a Python dict), and its next save writes only that one.
+std::vector<Pool> loaded_pools(const Document& input) {
+    std::vector<Pool> pools;
+    std::map<std::string, std::size_t> at;
+    for (const Pool& pool : input.pools) {
+        if (!pool.name()) {
+            pools.push_back(pool);
+        } else if (const auto [entry, fresh] = at.emplace(*pool.name(), pools.size()); fresh) {
+            pools.push_back(pool);
+        } else {
+            pools[entry->second] = pool;
+        }
+    }
+    return pools;
+}
 
 Placement place(const Document& input, const std::filesystem::path& volume_root) {
     Placement placement;
@@ -56,7 +74,8 @@ public:
           existing_(existing),
           boot_(boot),
           options_(options),
-          placement_(place(input, options.volume_root)) {
+          placement_(place(input, options.volume_root)),
+          pools_(loaded_pools(input)) {
         for (const Domain& domain : input_.domains) {
             if (const auto qid = int_property(domain, "qid")) used_qids_.insert(*qid);
             if (const auto dispid = int_property(domain, "dispid")) used_dispids_.insert(*dispid);
@@ -131,7 +150,7 @@ private:
         const ExistingShard* current = existing_for(volume);
         if (!may_overwrite(volume, current, outcome)) return std::nullopt;
         Shard shard{volume, shard_qid_range(volume), {}, {}};
-        for (const Pool& pool : input_.pools)
+        for (const Pool& pool : pools_)
             if (pool.name() && placement_.pool_volume.at(*pool.name()) == volume)
                 shard.content.pools.push_back(pool);
         for (const Domain& domain : input_.domains)
@@ -140,7 +159,48 @@ private:
         shard.content.labels = labels_used_by(shard.content.domains, false);
         confine_references(shard, outcome);
         move_new_qubes_into_range(shard, current, outcome);
+        if (next_merge_refuses(shard, outcome)) return std::nullopt;
         return shard;
+    }
+
+    // merge freezes a shard whose qube takes the uuid of a qube merged
+    // before it (the base, a lower volume, or another qube of the shard) or
+    // has none, has a name qubesd's Admin API refuses, or whose storage reaches outside its volume (confinement.h):
+    // that would be a way to pose as another qube or to use its disk. qubesd
+    // loads such a system (duplicate uuids, a volume with another qube's vid,
+    // a name like "../x": a hand-edited file), so a session can hold one. The shard is then not
+    // written, since the next boot would freeze it, and the report says why.
+    bool next_merge_refuses(const Shard& shard, ShardOutcome& outcome) const {
+        Document before;  // what merge holds when it reaches this shard
+        for (const Pool& pool : pools_)
+            if (!pool.name() || placement_.pool_volume.at(*pool.name()) != shard.volume) before.pools.push_back(pool);
+        for (const Domain& domain : input_.domains) {
+            const auto name = domain.qube_name();
+            const auto home = domain.is_admin() || !name ? std::nullopt : placement_.of_qube(*name);
+            if (!home || *home < shard.volume) before.domains.push_back(domain);
+        }
+        std::vector<std::string> reasons;
+        std::set<std::string> taken, own;
+        for (const Domain& domain : before.domains) taken.insert(uuid_key(domain));
+        taken.erase("");
+        for (const Domain& domain : shard.content.domains) {
+            const std::string uuid = uuid_key(domain);
+            const std::string qube = "'" + domain.value("name").value_or("") + "'";
+            if (const std::string problem = qube_name_problem(domain.value("name").value_or("")); !problem.empty())
+                reasons.push_back(qube + " is no valid qube name: " + problem);
+            if (uuid.empty())
+                reasons.push_back(qube + " has no valid uuid");
+            else if (taken.contains(uuid) || !own.insert(uuid).second)
+                reasons.push_back(qube + " shares its uuid with another qube");
+        }
+        for (std::string& reason : storage_escapes(shard, before, options_.volume_root))
+            reasons.push_back(std::move(reason));
+        if (reasons.empty()) return false;
+        outcome.status = "error";
+        outcome.changes.clear();
+        outcome.reasons.insert(outcome.reasons.end(), reasons.begin(), reasons.end());
+        outcome.reasons.push_back("the shard is not written: the next boot would freeze it");
+        return true;
     }
 
     // Labels by name as the qubes use them; the base also keeps the eight
@@ -284,7 +344,7 @@ private:
     std::optional<Document> build_base(HealReport& report) {
         Document base;
         base.properties = input_.properties;
-        for (const Pool& pool : input_.pools)
+        for (const Pool& pool : pools_)
             if (!pool.name() || !placement_.pool_volume.at(*pool.name())) base.pools.push_back(pool);
         for (const Domain& domain : input_.domains)
             if (domain.is_admin() || !domain.qube_name() || !placement_.of_qube(*domain.qube_name()))
@@ -328,6 +388,7 @@ private:
     const std::optional<BootMerge>& boot_;
     const SplitOptions& options_;
     Placement placement_;
+    std::vector<Pool> pools_;  // as qubesd loads them
     std::set<long long> used_qids_;
     std::set<long long> used_dispids_;
 };

@@ -564,7 +564,10 @@ private:
     // volume exists (M4).
     void check_unused_deniable_pools() {
         const std::string root = context_.options.volume_root.string() + "/";
-        for (const auto& [name, pool] : context_.pools) {
+        for (const auto& entry : context_.pools) {
+            // Not a structured binding: clang 14 (the fuzz build) cannot capture one.
+            const auto& name = entry.first;
+            const auto& pool = entry.second;
             if (!pool.dir_path.starts_with(root)) continue;
             const bool used = std::any_of(volumes_.begin(), volumes_.end(),
                                           [&](const InitializedVolume& v) { return v.pool == name; });

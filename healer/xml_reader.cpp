@@ -37,6 +37,26 @@ XmlForm inspect_form(std::string_view bytes) {
     return form;
 }
 
+// libxml2 reports some errors (input encoding conversion, I/O) through its
+// generic error handler whatever the parser options say, and the default
+// handler prints them to stderr quoting input bytes. Shard content must never
+// reach a log: the handler does nothing while we parse (it is per thread, and
+// the caller's is put back).
+class QuietGenericErrors {
+public:
+    QuietGenericErrors() : context_(xmlGenericErrorContext), handler_(xmlGenericError) {
+        xmlSetGenericErrorFunc(nullptr, ignore);
+    }
+    ~QuietGenericErrors() { xmlSetGenericErrorFunc(context_, handler_); }
+    QuietGenericErrors(const QuietGenericErrors&) = delete;
+    QuietGenericErrors& operator=(const QuietGenericErrors&) = delete;
+
+private:
+    static void ignore(void*, const char*, ...) {}
+    void* context_;
+    xmlGenericErrorFunc handler_;
+};
+
 struct FreeParser {
     void operator()(xmlParserCtxt* context) const { xmlFreeParserCtxt(context); }
 };
@@ -50,6 +70,7 @@ Result<XmlDocument> XmlDocument::parse(std::string_view bytes, const std::string
             .at(name, 0);
     if (bytes.size() > static_cast<std::size_t>(INT_MAX)) return Error("too large", EFBIG).at(name, 0);
 
+    const QuietGenericErrors quiet;
     std::unique_ptr<xmlParserCtxt, FreeParser> context(xmlNewParserCtxt());
     if (!context) return Error("cannot create an XML parser", ENOMEM);
     xmlDoc* raw = xmlCtxtReadMemory(context.get(), bytes.data(), static_cast<int>(bytes.size()), nullptr,

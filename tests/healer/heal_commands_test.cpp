@@ -1,15 +1,13 @@
 // reliant-healer merge and split as the boot and shutdown units run them:
 // what they write (and nothing else), what they print (no shard content),
-// modes, exit statuses, and crash safety of split (killed at every write).
+// modes and exit statuses. Crash safety: crash_injection_test.cpp.
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <csignal>
 #include <map>
 
-#include "common/process.h"
-#include "shard_test_support.h"
+#include "healer_cli_support.h"
 
 using namespace reliant;
 using namespace reliant::healer;
@@ -21,52 +19,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string healer_path = reliant::testing::binary_dir() + "/healer/reliant-healer";
-const std::string small_fixture = reliant::testing::shared_dir() + "/fixtures/system-small.xml";
 const std::vector<std::string> hidden_names = {"sys-vpn",  "scratch",        "dvm-hidden", "kicksecure-17",
                                                "intake",   "disp-fieldwork", "sys-proton", "press",
                                                "sflc_0_1", "sflc_0_2"};
-
-// A split system laid out as at boot: base.xml and shards/sflc_0_N/qubes.xml.
-struct Layout {
-    TempDir dir;
-    fs::path base = dir / "base.xml";
-    fs::path shards = dir / "shards";
-    fs::path run = dir / "run";
-
-    Layout() {
-        const System system = split_system(parse_file(small_fixture));
-        spit(base, serialize(system.base));
-        fs::create_directories(run);
-        for (const auto& [volume, bytes] : system.shards) {
-            fs::create_directories(shards / volume.name());
-            spit(shards / volume.name() / "qubes.xml", bytes);
-        }
-        fs::create_directories(shards / "sflc_0_0");  // the decoy volume holds no shard
-    }
-};
-
-struct Run {
-    int status = -1;
-    std::string out, err;
-};
-
-Run healer_run(std::vector<std::string> arguments) {
-    arguments.insert(arguments.begin(), healer_path);
-    if (arguments[1] != "list")
-        arguments.insert(arguments.end(), {"--pci-root-buses", "0000:00", "--root", "/nonexistent-root"});
-    const auto result = run_process(arguments);
-    REQUIRE(result.ok());
-    return {result->exited ? result->exit_code : -1, result->out, result->err};
-}
-
-// Every file under `root` with its content.
-std::map<std::string, std::string> tree(const fs::path& root) {
-    std::map<std::string, std::string> files;
-    for (const auto& entry : fs::recursive_directory_iterator(root))
-        if (entry.is_regular_file()) files[fs::relative(entry.path(), root).string()] = slurp(entry.path());
-    return files;
-}
 
 mode_t mode_of(const fs::path& path) {
     struct stat info {};
@@ -157,96 +112,6 @@ TEST_CASE("split leaves a shard frozen at boot untouched") {
                                 "--merge-report", (layout.run / "heal-report.json").string()});
     CHECK(run.status == 0);
     CHECK(slurp(layout.shards / "sflc_0_2/qubes.xml") == frozen_before + "<garbage/>");
-}
-
-TEST_CASE("a split killed at any write leaves every file old or new, and the next merge recovers") {
-    Layout layout;
-    const fs::path session = layout.run / "qubes.xml";
-    REQUIRE(healer_run({"merge", "--base", layout.base.string(), "--shard-root", layout.shards.string(),
-                        "--out", session.string()})
-                .status == 0);
-    // The session changed a qube on each volume.
-    std::string changed = replace_all(
-        slurp(session), "<feature name=\"menu-items\">org.mozilla.firefox.desktop xterm.desktop</feature>",
-        "<feature name=\"menu-items\">xterm.desktop</feature>");
-    changed = replace_all(
-        changed,
-        "<property name=\"label\">gray</property>\n        <property name=\"name\">intake</property>",
-        "<property name=\"label\">red</property>\n        <property name=\"name\">intake</property>");
-    spit(session, changed);
-    const std::vector<std::string> files = {"shards/sflc_0_1/qubes.xml", "shards/sflc_0_2/qubes.xml",
-                                            "run/base.xml"};
-    const auto old_tree = tree(layout.dir.path());
-
-    // The new contents, from an uninterrupted run on a copy.
-    Layout reference;
-    spit(reference.run / "qubes.xml", changed);
-    REQUIRE(healer_run({"split", "--in", (reference.run / "qubes.xml").string(), "--base-out",
-                        (reference.run / "base.xml").string(), "--shard-root", reference.shards.string()})
-                .status == 0);
-    const auto new_tree = tree(reference.dir.path());
-    for (const auto& file : files) REQUIRE(new_tree.contains(file));
-    CHECK(new_tree.at("shards/sflc_0_1/qubes.xml") != old_tree.at("shards/sflc_0_1/qubes.xml"));
-    CHECK(new_tree.at("shards/sflc_0_2/qubes.xml") != old_tree.at("shards/sflc_0_2/qubes.xml"));
-
-    int kill_points = 0;
-    for (const char* syscall :
-         {"openat", "write", "fchmod", "fsync", "close", "rename", "renameat", "renameat2"}) {
-        for (int n = 1;; ++n) {
-            // Back to the old state, then kill split at the n-th call of `syscall`.
-            for (const auto& [file, content] : old_tree) spit(layout.dir / file, content);
-            fs::remove(layout.run / "base.xml");
-            spit(session, changed);
-            const std::string inject =
-                "inject=" + std::string(syscall) + ":signal=SIGKILL:when=" + std::to_string(n);
-            const auto result = run_process({"strace",
-                                             "-f",
-                                             "-o",
-                                             "/dev/null",
-                                             "-e",
-                                             "trace=" + std::string(syscall),
-                                             "-e",
-                                             inject,
-                                             healer_path,
-                                             "split",
-                                             "--in",
-                                             session.string(),
-                                             "--base-out",
-                                             (layout.run / "base.xml").string(),
-                                             "--shard-root",
-                                             layout.shards.string(),
-                                             "--pci-root-buses",
-                                             "0000:00",
-                                             "--root",
-                                             "/nonexistent-root"});
-            REQUIRE(result.ok());
-            const bool killed =
-                !result->exited || result->exit_code == 128 + SIGKILL || result->exit_code == 137;
-            for (const auto& file : files) {
-                const fs::path path = layout.dir / file;
-                CAPTURE(syscall);
-                CAPTURE(n);
-                CAPTURE(file);
-                if (!fs::exists(path)) {
-                    CHECK(file == "run/base.xml");  // the base had no previous version
-                    continue;
-                }
-                const std::string now = slurp(path);
-                const bool old_content = old_tree.contains(file) && now == old_tree.at(file);
-                CHECK((old_content || now == new_tree.at(file)));
-            }
-            // The next boot's merge works with whatever is there.
-            const Run merge =
-                healer_run({"merge", "--base", layout.base.string(), "--shard-root", layout.shards.string(),
-                            "--out", (layout.run / "next.xml").string()});
-            CHECK(merge.status == 0);
-            CHECK(merge.out == "reliant-healer merge: 2 shard(s) merged, 0 frozen\n");
-            if (!killed) break;
-            ++kill_points;
-        }
-    }
-    MESSAGE("split killed at " << kill_points << " points");
-    CHECK(kill_points >= 20);
 }
 
 TEST_CASE("list prints each qube with the volume it lives on") {

@@ -6,7 +6,7 @@
 #include <chrono>
 
 #include "common/process.h"
-#include "test_support.h"
+#include "healer_cli_support.h"
 
 using namespace reliant;
 using reliant::testing::TempDir;
@@ -71,17 +71,9 @@ TEST_CASE("the plain document loads") {
 }
 
 TEST_CASE("billion laughs") {
-    std::string prologue = "<!DOCTYPE qubes [\n<!ENTITY lol \"lol\">\n";
-    std::string previous = "lol";
-    for (int level = 1; level <= 9; ++level) {
-        const std::string name = "lol" + std::to_string(level);
-        prologue += "<!ENTITY " + name + " \"";
-        for (int i = 0; i < 10; ++i) prologue += "&" + previous + ";";
-        prologue += "\">\n";
-        previous = name;
-    }
-    prologue += "]>\n";
-    expect_v1_error(document(prologue, "<feature name=\"x\">&lol9;</feature>"), "not loadable XML");
+    expect_v1_error(document(reliant::healer::testing::billion_laughs_doctype("qubes"),
+                             "<feature name=\"x\">&lol9;</feature>"),
+                    "not loadable XML");
 }
 
 TEST_CASE("internal entities cannot amplify past the expansion budget") {

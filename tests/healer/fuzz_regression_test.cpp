@@ -1,0 +1,108 @@
+// Every finding of the fuzz targets (tests/fuzz), kept as a test: the input
+// that broke an invariant and the invariant itself.
+#include <doctest/doctest.h>
+
+#include "healer_cli_support.h"
+
+using namespace reliant;
+using namespace reliant::healer;
+using namespace reliant::healer::testing;
+using reliant::testing::slurp;
+using reliant::testing::spit;
+using reliant::testing::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string conformance = reliant::testing::shared_dir() + "/conformance/qubes-xml/";
+
+// A first split of `whole`, then the next boot's merge of what it wrote:
+// every written shard must be merged and the result must load.
+SplitResult split_then_merge(const Document& whole) {
+    SplitResult result = split(whole, {}, std::nullopt, split_options());
+    REQUIRE(result.base.has_value());
+    std::vector<ShardInput> written;
+    for (const Shard& shard : result.shards) written.push_back({shard.volume, serialize_shard(shard), {}});
+    const MergeResult merged = merge(parse(serialize(*result.base)), written, merge_options());
+    REQUIRE(merged.merged.has_value());
+    for (const ShardOutcome& outcome : merged.report.shards) {
+        CAPTURE(outcome.volume);
+        CHECK(outcome.status == "merged");
+    }
+    CHECK(loads(parse(serialize(*merged.merged))));
+    return result;
+}
+
+}  // namespace
+
+// fuzz-split, seed 040-pool-duplicate-name: qubesd keeps the last of two
+// pools with one name; split put both into one shard, which merge froze.
+TEST_CASE("split writes only the pool qubesd keeps of several with one name") {
+    const Document whole = parse_file(conformance + "040-pool-duplicate-name/qubes.xml");
+    REQUIRE(loads(whole));
+    const SplitResult result = split_then_merge(whole);
+    std::size_t pools = 0;
+    for (const Shard& shard : result.shards) pools += shard.content.pools.size();
+    CHECK(pools + result.base->pools.size() == whole.pools.size() - 1);
+}
+
+// fuzz-split, seed 064-uuid-duplicate: qubesd loads two qubes with one uuid;
+// merge refuses a shard qube that takes a uuid the base has, so the shard
+// split wrote was frozen at the next boot. Now it is not written, and why is
+// reported.
+TEST_CASE("split does not write a shard whose qube shares a uuid with a base qube") {
+    const Document whole = parse_file(conformance + "064-uuid-duplicate/qubes.xml");
+    REQUIRE(loads(whole));
+    const SplitResult result = split_then_merge(whole);
+    CHECK_FALSE(result.complete);
+    bool refused = false;
+    for (const ShardOutcome& outcome : result.report.shards)
+        if (outcome.status == "error") {
+            refused = true;
+            CHECK(outcome.reasons.front() == "'mail' shares its uuid with another qube");
+        }
+    CHECK(refused);
+}
+
+// fuzz-split (a mutated corpus input): a qube renamed by hand kept the vid
+// of its old name for its root volume in the base's lvm pool. merge now
+// freezes a shard whose volumes outside its own pools are not the qube's own
+// (confinement.h), so split must not write one: the report says why.
+TEST_CASE("split does not write a shard that the next merge would freeze for its storage") {
+    const std::string fixture = slurp(reliant::testing::shared_dir() + "/fixtures/system-small.xml");
+    const Document whole = parse(replace_all(fixture, "vid=\"qubes_dom0/vm-sys-vpn-root\"",
+                                             "vid=\"qubes_dom0/vm-old-vpn-root\""));
+    REQUIRE(loads(whole));
+    const SplitResult result = split_then_merge(whole);
+    CHECK_FALSE(result.complete);
+    REQUIRE(result.shards.size() == 1);
+    CHECK(result.shards.front().volume == v2);
+    const ShardOutcome* refused = outcome_of(result.report, "sflc_0_1");
+    REQUIRE(refused);
+    CHECK(refused->status == "error");
+    CHECK(refused->reasons.front() ==
+          "'sys-vpn' volume 'root' takes vid 'qubes_dom0/vm-old-vpn-root' in pool 'vm-pool', which is not its own");
+}
+
+// fuzz-shard: a UTF-16 document with a lone surrogate made libxml2's
+// default error handler print "encoding error ... bytes 0x00 0xD8 0x61 0x00"
+// on stderr, i.e. bytes of the shard, whatever the parser options.
+TEST_CASE("libxml2 prints nothing, not even on an input encoding error") {
+    TempDir dir;
+    const std::string bytes = std::string("\xff\xfe<\x00q\x00\x00\xd8" "a\x00", 10);
+    spit(dir / "qubes.xml", bytes);
+    const auto check = run_process({healer_path, "check", (dir / "qubes.xml").string()});
+    REQUIRE(check.ok());
+    CHECK(check->exit_code == 1);
+    CHECK(check->err == "");
+    CHECK(check->out.find("error[V1]") != std::string::npos);
+
+    // The same bytes as a shard: merge prints its count line only.
+    Layout layout;
+    spit(layout.shards / "sflc_0_1/qubes.xml", bytes);
+    const Run merged = healer_run({"merge", "--base", layout.base.string(), "--shard-root", layout.shards.string(),
+                                   "--out", (layout.run / "qubes.xml").string()});
+    CHECK(merged.status == 0);
+    CHECK(merged.out == "reliant-healer merge: 1 shard(s) merged, 1 frozen\n");
+    CHECK(merged.err == "");
+}
