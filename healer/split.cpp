@@ -4,8 +4,8 @@
 #include <map>
 #include <unordered_map>
 
-#include "healer/confinement.h"
 #include "healer/heal_common.h"
+#include "healer/merge.h"
 #include "healer/qubes_schema.h"
 #include "healer/references.h"
 #include "healer/snapshots.h"
@@ -159,48 +159,7 @@ private:
         shard.content.labels = labels_used_by(shard.content.domains, false);
         confine_references(shard, outcome);
         move_new_qubes_into_range(shard, current, outcome);
-        if (next_merge_refuses(shard, outcome)) return std::nullopt;
         return shard;
-    }
-
-    // merge freezes a shard whose qube takes the uuid of a qube merged
-    // before it (the base, a lower volume, or another qube of the shard) or
-    // has none, has a name qubesd's Admin API refuses, or whose storage reaches outside its volume (confinement.h):
-    // that would be a way to pose as another qube or to use its disk. qubesd
-    // loads such a system (duplicate uuids, a volume with another qube's vid,
-    // a name like "../x": a hand-edited file), so a session can hold one. The shard is then not
-    // written, since the next boot would freeze it, and the report says why.
-    bool next_merge_refuses(const Shard& shard, ShardOutcome& outcome) const {
-        Document before;  // what merge holds when it reaches this shard
-        for (const Pool& pool : pools_)
-            if (!pool.name() || placement_.pool_volume.at(*pool.name()) != shard.volume) before.pools.push_back(pool);
-        for (const Domain& domain : input_.domains) {
-            const auto name = domain.qube_name();
-            const auto home = domain.is_admin() || !name ? std::nullopt : placement_.of_qube(*name);
-            if (!home || *home < shard.volume) before.domains.push_back(domain);
-        }
-        std::vector<std::string> reasons;
-        std::set<std::string> taken, own;
-        for (const Domain& domain : before.domains) taken.insert(uuid_key(domain));
-        taken.erase("");
-        for (const Domain& domain : shard.content.domains) {
-            const std::string uuid = uuid_key(domain);
-            const std::string qube = "'" + domain.value("name").value_or("") + "'";
-            if (const std::string problem = qube_name_problem(domain.value("name").value_or("")); !problem.empty())
-                reasons.push_back(qube + " is no valid qube name: " + problem);
-            if (uuid.empty())
-                reasons.push_back(qube + " has no valid uuid");
-            else if (taken.contains(uuid) || !own.insert(uuid).second)
-                reasons.push_back(qube + " shares its uuid with another qube");
-        }
-        for (std::string& reason : storage_escapes(shard, before, options_.volume_root))
-            reasons.push_back(std::move(reason));
-        if (reasons.empty()) return false;
-        outcome.status = "error";
-        outcome.changes.clear();
-        outcome.reasons.insert(outcome.reasons.end(), reasons.begin(), reasons.end());
-        outcome.reasons.push_back("the shard is not written: the next boot would freeze it");
-        return true;
     }
 
     // Labels by name as the qubes use them; the base also keeps the eight
@@ -393,6 +352,50 @@ private:
     std::set<long long> used_dispids_;
 };
 
+// The next boot merges the base written here with the shards then on disk:
+// those written here and those kept. A shard that merge would freeze is not
+// written: a qube taking another's uuid or disk, a name the Admin API
+// refuses, a lower volume it needs that was not written... qubesd loads such
+// a session (a hand-edited file), the next boot could not. The volume keeps
+// its old shard, if it has one, and the report says why. Leaving one out can
+// freeze another, so this repeats until nothing changes.
+void leave_out_what_merge_would_freeze(SplitResult& result, const std::vector<ExistingShard>& existing,
+                                       const SplitOptions& options) {
+    if (!result.base) return;  // the next boot merges the old base, unknown here
+    MergeOptions merge_options;
+    merge_options.validation = options.validation;
+    merge_options.volume_root = options.volume_root;
+    for (bool changed = true; changed;) {
+        changed = false;
+        std::vector<ShardInput> on_disk;
+        std::set<VolumeId> written;
+        for (const Shard& shard : result.shards) {
+            on_disk.push_back({shard.volume, serialize_shard(shard), {}});
+            written.insert(shard.volume);
+        }
+        for (const ExistingShard& old : existing)
+            if (old.shard && !written.contains(old.volume))
+                on_disk.push_back({old.volume, serialize_shard(*old.shard), {}});
+        const MergeResult next = merge(*result.base, std::move(on_disk), merge_options);
+        if (!next.merged) return;  // the base does not load: split's own check reports it
+        for (const ShardOutcome& frozen : next.report.shards) {
+            const auto volume = parse_volume_name(frozen.volume);
+            if (frozen.status != "frozen" || !volume || !written.contains(*volume)) continue;
+            std::erase_if(result.shards, [&](const Shard& shard) { return shard.volume == *volume; });
+            for (ShardOutcome& outcome : result.report.shards)
+                if (outcome.volume == frozen.volume) {
+                    outcome.status = "error";
+                    outcome.qubes = 0;
+                    outcome.changes.clear();
+                    outcome.reasons = frozen.reasons;
+                    outcome.reasons.push_back("the shard is not written: the next boot would freeze it");
+                }
+            result.complete = false;
+            changed = true;
+        }
+    }
+}
+
 }  // namespace
 
 SplitResult split(const Document& input, const std::vector<ExistingShard>& existing,
@@ -408,7 +411,9 @@ SplitResult split(const Document& input, const std::vector<ExistingShard>& exist
                 refused.report.base_problems.push_back(d.rule + ": " + d.message);
         return refused;
     }
-    return Splitter(input, existing, boot, options).run();
+    SplitResult result = Splitter(input, existing, boot, options).run();
+    leave_out_what_merge_would_freeze(result, existing, options);
+    return result;
 }
 
 }  // namespace reliant::healer
