@@ -115,15 +115,9 @@ int run_close(const Paths& paths, const Arguments& arguments) {
 // systemd-shutdown shows neither a hook's stdout nor kmsg below the console
 // log level: the person leaving maintenance mode reads the console. Other
 // boots run the hook too, and have nothing to say there.
-bool seal_is_armed(const Paths& paths) {
-    const auto kind = boot_kind(paths.cmdline);
-    std::error_code ec;
-    return kind && *kind == BootKind::maintenance && std::filesystem::exists(paths.seal_armed(), ec);
-}
-
 int run_seal(const Paths& paths, const Arguments& arguments, bool shutdown_hook) {
     std::ofstream console;
-    if (shutdown_hook && seal_is_armed(paths)) console.open("/dev/console");
+    if (const auto armed = seal_is_armed(paths); shutdown_hook && armed && *armed) console.open("/dev/console");
     std::ostream& out = console.is_open() ? static_cast<std::ostream&>(console) : std::cout;
     SealSettings settings;
     auto timeout = milliseconds(arguments, "seal-timeout-ms", settings.timeout);

@@ -230,12 +230,18 @@ Status arm_seal(const Paths& paths, const DeviceResolver& resolve, std::ostream&
     return success();
 }
 
-Status seal_and_record(const Paths& paths, const DeviceResolver& resolve, shufflecake::CommandRunner& runner,
-                       Mounter& mounter, const SealSettings& seal_settings, std::ostream& out) {
+Result<bool> seal_is_armed(const Paths& paths) {
     auto kind = boot_kind(paths.cmdline);
     if (!kind) return std::move(kind).error();
     std::error_code ec;
-    if (*kind != BootKind::maintenance || !fs::exists(paths.seal_armed(), ec)) {
+    return *kind == BootKind::maintenance && fs::exists(paths.seal_armed(), ec);
+}
+
+Status seal_and_record(const Paths& paths, const DeviceResolver& resolve, shufflecake::CommandRunner& runner,
+                       Mounter& mounter, const SealSettings& seal_settings, std::ostream& out) {
+    auto armed = seal_is_armed(paths);
+    if (!armed) return std::move(armed).error();
+    if (!*armed) {
         out << "reliant-session seal: not an armed maintenance boot; nothing to seal\n";
         return success();
     }

@@ -112,6 +112,9 @@ struct SealSettings {
     // that the failure is still recorded and the record unmounted cleanly.
     std::chrono::milliseconds timeout{75000};
 };
+// Whether this is a maintenance boot whose seal was armed at boot.
+Result<bool> seal_is_armed(const Paths& paths);
+
 Status seal_and_record(const Paths& paths, const DeviceResolver& resolve, shufflecake::CommandRunner& runner,
                        Mounter& mounter, const SealSettings& settings, std::ostream& out);
 
