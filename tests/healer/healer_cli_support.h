@@ -2,6 +2,7 @@
 // out as at boot: the base, and shards/sflc_0_N/qubes.xml.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -46,6 +47,10 @@ inline constexpr bool address_limit = false;
 inline constexpr bool address_limit = true;
 #endif
 
+// Any healer run beyond this hangs (the hostile inputs must be refused, not
+// worked through): killed, and the test fails. Not a timing claim.
+inline constexpr std::chrono::seconds hang_bound{60};
+
 // reliant-healer with `arguments`, independent of the host (fixed PCI root
 // buses, no kernels), under a 256 MiB address-space limit when `limited`.
 inline Run healer_run(std::vector<std::string> arguments, bool limited = false) {
@@ -53,8 +58,11 @@ inline Run healer_run(std::vector<std::string> arguments, bool limited = false) 
     if (arguments[1] != "list")
         arguments.insert(arguments.end(), {"--pci-root-buses", "0000:00", "--root", "/nonexistent-root"});
     if (limited && address_limit) arguments.insert(arguments.begin(), {"prlimit", "--as=268435456", "--"});
-    const auto result = run_process(arguments);
+    ProcessOptions options;
+    options.timeout = hang_bound;
+    const auto result = run_process(arguments, options);
     REQUIRE(result.ok());
+    REQUIRE_MESSAGE(!result->timed_out, "reliant-healer hung: " << arguments[0] << " " << arguments[1]);
     return {result->exited ? result->exit_code : -1, result->out, result->err};
 }
 

@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <functional>
 
 #include "healer_cli_support.h"
@@ -22,7 +21,6 @@ using namespace reliant::healer::testing;
 using reliant::testing::slurp;
 using reliant::testing::spit;
 namespace fs = std::filesystem;
-using namespace std::chrono_literals;
 
 namespace {
 
@@ -106,7 +104,6 @@ struct Outcome {
     Run run;
     std::string merged;  // the output qubes.xml
     std::string report;
-    std::chrono::steady_clock::duration elapsed;
 };
 
 Outcome merge_layout(const Layout& layout, const std::vector<std::string>& extra = {}) {
@@ -114,10 +111,8 @@ Outcome merge_layout(const Layout& layout, const std::vector<std::string>& extra
                                           layout.shards.string(), "--out",  (layout.run / "qubes.xml").string(),
                                           "--report",    (layout.run / "report.json").string()};
     arguments.insert(arguments.end(), extra.begin(), extra.end());
-    const auto start = std::chrono::steady_clock::now();
-    Run run = healer_run(arguments, true);
-    const auto elapsed = std::chrono::steady_clock::now() - start;
-    return {run, slurp(layout.run / "qubes.xml"), slurp(layout.run / "report.json"), elapsed};
+    Run run = healer_run(arguments, true);  // fails the test if the healer hangs
+    return {run, slurp(layout.run / "qubes.xml"), slurp(layout.run / "report.json")};
 }
 
 std::string hostile_entry(const std::string& report) {
@@ -145,7 +140,6 @@ void expect_frozen(const std::function<void(const fs::path& shard_file)>& plant,
     for (const auto& text : must_not_appear) CHECK_MESSAGE(outcome.merged.find(text) == std::string::npos, text);
     CHECK(outcome.merged.find("press") != std::string::npos);  // the genuine shards are there
     CHECK(healer_run({"check", (layout.run / "qubes.xml").string()}).status == 0);
-    CHECK(outcome.elapsed < 20s);  // a bound against hangs, not a performance claim
 }
 
 void expect_frozen_shard(const std::string& bytes, const std::string& reason,

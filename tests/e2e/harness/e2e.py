@@ -287,9 +287,13 @@ def boot(scenario, kernel, initrd, run_dir: Path, disk_dir: Path):
 
 def read_marker(path: Path, reports):
     """The guest's reports: tar archives written raw onto the marker disk,
-    each at its offset (MiB); files of the one at prefix P are named P+name."""
-    files = {}
+    each at its offset (MiB); files of the one at prefix P are named P+name.
+    Returns the files and a failure for each report that is missing or
+    unreadable: a scenario lists only the reports its boot writes, and the
+    scans for secrets and forbidden names must not pass over a lost one."""
+    files, failures = {}, []
     for prefix, offset_mib in reports.items():
+        found = 0
         try:
             with open(path, "rb") as disk:
                 disk.seek(int(offset_mib) << 20)
@@ -297,9 +301,47 @@ def read_marker(path: Path, reports):
                     for member in archive.getmembers():
                         if member.isfile():
                             files[prefix + member.name.lstrip("./")] = archive.extractfile(member).read()
-        except (tarfile.TarError, OSError):
-            pass
-    return files
+                            found += 1
+        except (tarfile.TarError, OSError) as error:
+            failures.append(f"report {prefix or '(main)'!s} at {offset_mib} MiB: unreadable ({error})")
+            continue
+        if not found:
+            failures.append(f"report {prefix or '(main)'!s} at {offset_mib} MiB: missing from the marker disk")
+    return files, failures
+
+
+# What a check may say; judge() evaluates nothing else, so anything else (a
+# typo such as "absnt") would turn a check into a bare "the file exists".
+CHECK_KEYS = {"file", "optional", "equals", "matches", "absent", "before",
+              "qube_names", "qube", "property", "feature", "present", "text", "xpath", "count"}
+XML_KEYS = {"qube_names", "qube", "xpath"}
+
+
+def check_problems(check):
+    """Why judge() could not evaluate `check` as written (empty: it can)."""
+    problems = [f"unknown key {key!r}" for key in sorted(set(check) - CHECK_KEYS)]
+    if "file" not in check:
+        problems.append("no \"file\"")
+    if set(check) & XML_KEYS:
+        problems += [f"{key!r} is not evaluated with {sorted(set(check) & XML_KEYS)}"
+                     for key in ("absent", "before") if key in check]
+        needs = {"property": "qube", "feature": "qube", "present": "qube", "matches": "qube", "count": "xpath"}
+        problems += [f"{key!r} needs {needs[key]!r}" for key in needs if key in check and needs[key] not in check]
+    elif set(check) & {"property", "feature", "present", "text", "count"}:
+        problems.append("\"property\", \"feature\", \"present\", \"text\" and \"count\" need \"qube\" or \"xpath\"")
+    if not set(check) - {"file", "optional"}:
+        problems.append("it checks nothing but that the file exists: say so with \"matches\": \"\"")
+    return problems
+
+
+def scenario_problems(raw):
+    """Every check of a scenario and of its boots, before anything boots."""
+    problems = []
+    for index, step in enumerate([raw] + raw.get("boots", [])):
+        where = "scenario" if index == 0 else f"boot {index}"
+        for check in step.get("checks", []):
+            problems += [f"{where}, check {check.get('file', '?')!r}: {problem}" for problem in check_problems(check)]
+    return problems
 
 
 def qube_names(xml_text):
@@ -478,12 +520,12 @@ def run_one_boot(scenario, name, kernel, run_dir: Path, disk_dir: Path, variable
     run_dir.mkdir(parents=True, exist_ok=True)
     serial_text, code, elapsed, unanswered, host_measured = boot(
         scenario, kernel, scenario["initramfs"], run_dir, disk_dir)
-    marker_files = read_marker(run_dir / "marker.img", scenario.get("reports", {"": 0}))
+    marker_files, report_failures = read_marker(run_dir / "marker.img", scenario.get("reports", {"": 0}))
     for file_name, content in marker_files.items():
         target = run_dir / "report" / file_name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
-    failures = judge(scenario, serial_text, marker_files, unanswered)
+    failures = report_failures + judge(scenario, serial_text, marker_files, unanswered)
     log(f"{name}: QEMU exited {code} after {elapsed:.1f} s; logs in {run_dir}")
     if code == 124:
         failures.append("the boot hit its timeout")
@@ -512,6 +554,9 @@ def cmd_boot(args):
         variables.update(json.loads(Path(file).read_text()))
     variables.update(dict(pair.split("=", 1) for pair in args.var))
     raw = json.loads(Path(args.scenario).read_text())
+    problems = scenario_problems(raw)
+    if problems:
+        sys.exit("e2e: " + args.scenario + ":\n  " + "\n  ".join(problems))
     boots = raw.pop("boots", None)
     # Host checks are substituted after their boot (they use RUN and DISKS).
     late = {key: raw.pop(key) for key in ("host_checks", "capture") if key in raw}
