@@ -94,9 +94,14 @@ int run_merge(const std::vector<std::string>& words) {
     }
     if (const auto report = arguments->option("report")) {
         remove_stale_temporaries(*report);
-        if (auto written = write_file_atomically(*report, result.report.to_json(), 0600); !written)
+        // The shutdown split refuses to run without this report (it names the
+        // shards frozen at boot): a session without it could save nothing, so
+        // the merge fails and the boot stops with its message.
+        if (auto written = write_file_atomically(*report, result.report.to_json(), 0600); !written) {
             std::cerr << "reliant-healer merge: cannot write the report: " << written.error().describe()
                       << '\n';
+            return 1;
+        }
     }
     std::cout << "reliant-healer merge: " << result.report.count("merged") << " shard(s) merged, "
               << result.report.count("frozen") << " frozen\n";

@@ -485,6 +485,10 @@ std::optional<Document> read_shard_document(std::string_view bytes, Diagnostics&
     ReadOptions options;
     options.limits = limits;
     options.doctype = DoctypePolicy::reject;
+    if (auto refused = refuse_document_type(bytes, out.file()); !refused) {
+        out.error("V1", refused.error().input_line(), "not loadable XML: " + refused.error().message());
+        return std::nullopt;
+    }
     auto xml = XmlDocument::parse(bytes, out.file(), limits);
     if (!xml) {
         out.error("V1", xml.error().input_line(), "not loadable XML: " + xml.error().message());

@@ -3,6 +3,9 @@
 #include <libxml/parser.h>
 #include <libxml/xmlerror.h>
 
+#include <strings.h>
+
+#include <algorithm>
 #include <climits>
 
 #include "common/file_io.h"
@@ -61,7 +64,42 @@ struct FreeParser {
     void operator()(xmlParserCtxt* context) const { xmlFreeParserCtxt(context); }
 };
 
+int line_at(std::string_view bytes, std::size_t offset) {
+    return 1 + static_cast<int>(std::count(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(offset), '\n'));
+}
+
+// The encoding an XML declaration at the start of `text` names ("" if none).
+std::string declared_encoding(std::string_view text) {
+    if (!starts_with_bytes(text, "<?xml")) return "";
+    const std::string_view declaration = text.substr(0, text.find("?>"));
+    const auto key = declaration.find("encoding");
+    if (key == std::string_view::npos) return "";
+    const auto quote = declaration.find_first_of("'\"", key);
+    if (quote == std::string_view::npos) return "?";
+    const auto end = declaration.find(declaration[quote], quote + 1);
+    if (end == std::string_view::npos) return "?";
+    return std::string(declaration.substr(quote + 1, end - quote - 1));
+}
+
 }  // namespace
+
+Status refuse_document_type(std::string_view bytes, const std::string& name) {
+    std::string_view text = bytes;
+    if (starts_with_bytes(text, "\xEF\xBB\xBF")) text.remove_prefix(3);
+    if (const auto nul = bytes.find('\0'); nul != std::string_view::npos)
+        return Error("a NUL byte: not UTF-8 text (untrusted input must be UTF-8)", EBADMSG).at(name, line_at(bytes, nul));
+    // libxml2 guesses UTF-16, UCS-4 and EBCDIC from the first bytes: only
+    // markup or whitespace may come first.
+    if (!text.empty() && text.front() != '<' && std::string_view(" \t\r\n").find(text.front()) == std::string_view::npos)
+        return Error("does not start with markup: not UTF-8 XML (untrusted input must be UTF-8)", EBADMSG).at(name, 1);
+    if (const auto encoding = declared_encoding(text); !encoding.empty() && strcasecmp(encoding.c_str(), "UTF-8") != 0)
+        return Error("declared encoding '" + encoding + "': untrusted input must be UTF-8", EBADMSG).at(name, 1);
+    for (const std::string_view markup : {"<!DOCTYPE", "<!ENTITY"})
+        if (const auto at = text.find(markup); at != std::string_view::npos)
+            return Error("DOCTYPE declaration: refused in untrusted input", EBADMSG)
+                .at(name, line_at(bytes, at + (bytes.size() - text.size())));
+    return success();
+}
 
 Result<XmlDocument> XmlDocument::parse(std::string_view bytes, const std::string& name,
                                        const XmlLimits& limits) {

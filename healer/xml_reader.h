@@ -31,6 +31,16 @@ struct XmlForm {
     bool has_doctype = false;
 };
 
+// Untrusted input (a shard) must be UTF-8 without a document type
+// declaration, and this is checked on the bytes, before libxml2 sees them:
+// libxml2 2.9 processes an internal subset while it parses, and a chain of
+// empty entities referenced from an attribute value costs it time
+// exponential in the chain's depth (minutes for 12 KB, hours for 60 KB)
+// before any limit of ours applies. Other encodings are refused so that the
+// check cannot be dodged (UTF-16 puts a NUL after each byte of "<!DOCTYPE";
+// UTF-7 spells '<' "+ADw-"). Errors carry the line and code EBADMSG.
+Status refuse_document_type(std::string_view bytes, const std::string& name);
+
 class XmlDocument {
 public:
     // Parses `bytes`; `name` names the input in errors, which carry the line

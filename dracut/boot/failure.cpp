@@ -46,11 +46,15 @@ std::string failure_message(std::string_view unit, std::string_view service_resu
     }
     const std::string name(unit);
     const std::string journal = unit == generator_instance ? "journalctl -b" : "journalctl -b -u " + name;
-    return "reliant: THE BOOT STOPPED: " + what + ".\n" +  //
+    // A hung step is stopped by its unit's TimeoutStartSec= (systemd: "timeout").
+    const std::string stopped =
+        service_result == "timeout" ? "reliant: It was stopped after its time limit: it did not finish.\n" : "";
+    return "reliant: THE BOOT STOPPED: " + what + ".\n" + stopped +  //
            "reliant: " + consequence + "\n" +
            "reliant: The messages of " + name + " above say why (" + journal + ").\n" +
            "reliant: Reboot to try again. The maintenance entry (rd.reliant.mode=maintenance) starts the "
-           "base without unlocking; rd.shell on the kernel command line gives an emergency shell here.\n";
+           "base without unlocking. dracut's emergency shell follows unless rd.shell=0 is on the kernel "
+           "command line.\n";
 }
 
 }  // namespace reliant::boot

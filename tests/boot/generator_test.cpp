@@ -199,4 +199,7 @@ TEST_CASE("failure messages say which step stopped the boot and name nothing sec
     CHECK(failure_message("reliant-loops.service", "success") ==
           "reliant: reliant-loops.service did not run: a step before it failed (see above).\n");
     CHECK(contains(failure_message("reliant-loops.service", "exit-code"), "THE BOOT STOPPED"));
+    CHECK_FALSE(contains(failure_message("reliant-heal.service", "exit-code"), "time limit"));
+    CHECK(contains(failure_message("reliant-heal.service", "timeout"),
+                   "could not be written.\nreliant: It was stopped after its time limit"));
 }

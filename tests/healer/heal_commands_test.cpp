@@ -64,6 +64,16 @@ TEST_CASE("merge writes nothing when the base does not load") {
     expect_no_hidden_name(run.out + run.err);
 }
 
+TEST_CASE("merge fails when its report cannot be written (the shutdown split needs it)") {
+    Layout layout;
+    const Run run = healer_run({"merge", "--base", layout.base.string(), "--shard-root",
+                                layout.shards.string(), "--out", (layout.run / "qubes.xml").string(),
+                                "--report", (layout.run / "no-such-dir" / "heal-report.json").string()});
+    CHECK(run.status == 1);
+    CHECK(run.err.find("cannot write the report") != std::string::npos);
+    expect_no_hidden_name(run.out + run.err);
+}
+
 TEST_CASE("merge and split refuse bad usage with status 2") {
     CHECK(healer_run({"merge", "--base", "x"}).status == 2);
     CHECK(healer_run({"merge", "--base", "x", "--shard-root", "y", "--out", "z", "--fix", "magic"}).status ==
