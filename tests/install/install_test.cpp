@@ -279,7 +279,7 @@ TEST_CASE("install: refuses without the tools it needs, changing nothing") {
     Scratch scratch;
     TempDir tools;
     for (const char* tool : {"bash", "cp", "mv", "rm", "ln", "mkdir", "rmdir", "readlink", "cmp", "stat", "sha256sum",
-                             "chmod", "mktemp", "find", "sort", "dirname", "basename", "cat", "sed", "head", "tr",
+                             "chmod", "mktemp", "find", "sort", "sync", "dirname", "basename", "cat", "sed", "head", "tr",
                              "cut", "id", "chroot", "printf"})
         fs::create_symlink(find_program(tool, "/usr/bin:/bin:/usr/sbin:/sbin").value(), tools / tool);
     const Tree before = snapshot(scratch.root);
