@@ -3,39 +3,16 @@
 // the sanitizer build, whose runtime reserves terabytes of address space.
 #include <doctest/doctest.h>
 
-
-#include "common/process.h"
 #include "healer_cli_support.h"
 
 using namespace reliant;
-using reliant::healer::testing::hang_bound;
 using reliant::testing::TempDir;
 
 namespace {
 
-const std::string healer = reliant::testing::binary_dir() + "/healer/reliant-healer";
-
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool address_limit = false;
-#else
-constexpr bool address_limit = true;
-#endif
-
-struct Outcome {
-    int status;
-    std::string out;
-};
-
-Outcome check_file(const std::filesystem::path& file) {
-    std::vector<std::string> argv;
-    if (address_limit) argv = {"prlimit", "--as=268435456", "--"};
-    argv.insert(argv.end(), {healer, "check", file.string()});
-    ProcessOptions options;
-    options.timeout = hang_bound;
-    const auto result = run_process(argv, options);
-    REQUIRE(result.ok());
-    REQUIRE_MESSAGE(!result->timed_out, "reliant-healer check hung on " << file.string());
-    return {result->exited ? result->exit_code : 128 + result->signal, result->out};
+// reliant-healer check under the address-space limit; a hang fails the test.
+healer::testing::Run check_file(const std::filesystem::path& file) {
+    return healer::testing::healer_run({"check", file.string()}, true);
 }
 
 // A loadable document with `inject` inside the first <domains> child.
@@ -53,7 +30,7 @@ void expect_v1_error(const std::string& content, const std::string& message_part
     TempDir dir;
     const auto file = dir / "qubes.xml";
     reliant::testing::spit(file, content);
-    const Outcome outcome = check_file(file);
+    const auto outcome = check_file(file);
     CAPTURE(outcome.out);
     CHECK(outcome.status == 1);
     CHECK(outcome.out.find("error[V1]") != std::string::npos);
@@ -88,7 +65,7 @@ TEST_CASE("an external entity is never fetched") {
     const std::string prologue =
         "<!DOCTYPE qubes [<!ENTITY xxe SYSTEM \"file://" + (dir / "secret.txt").string() + "\">]>\n";
     reliant::testing::spit(dir / "qubes.xml", document(prologue, "<feature name=\"x\">&xxe;</feature>"));
-    const Outcome outcome = check_file(dir / "qubes.xml");
+    const auto outcome = check_file(dir / "qubes.xml");
     CHECK(outcome.status == 1);
     CHECK(outcome.out.find("external or undefined entity 'xxe'") != std::string::npos);
     CHECK(outcome.out.find("TOP-SECRET-CONTENT") == std::string::npos);
@@ -98,7 +75,7 @@ TEST_CASE("an external DTD is never fetched and only warned about") {
     TempDir dir;
     reliant::testing::spit(dir / "qubes.xml",
                            document("<!DOCTYPE qubes SYSTEM \"http://attacker.example/qubes.dtd\">\n", ""));
-    const Outcome outcome = check_file(dir / "qubes.xml");
+    const auto outcome = check_file(dir / "qubes.xml");
     CHECK(outcome.status == 0);
     CHECK(outcome.out.find("warning[V1]") != std::string::npos);
 }
@@ -109,7 +86,7 @@ TEST_CASE("a 100 MiB file is refused without being parsed") {
     std::string big = document("", "");
     big.insert(big.size() - 9, std::string(100u << 20, ' '));
     reliant::testing::spit(file, big);
-    const Outcome outcome = check_file(file);
+    const auto outcome = check_file(file);
     CHECK(outcome.status == 1);
     CHECK(outcome.out.find("larger than the limit") != std::string::npos);
 }
