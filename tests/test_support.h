@@ -46,7 +46,7 @@ inline void spit(const std::filesystem::path& path, const std::string& content) 
     out << content;
 }
 
-inline std::string shared_dir() { return RELIANT_SHARED_DIR; }
+inline std::string test_data_dir() { return RELIANT_TEST_DATA_DIR; }
 inline std::string source_dir() { return RELIANT_SOURCE_DIR; }
 inline std::string binary_dir() { return RELIANT_BINARY_DIR; }
 

@@ -1,4 +1,4 @@
-// reliant-healer check on the 2000-qube fixture (shared/fixtures/system-large.xml)
+// reliant-healer check on the 2000-qube fixture (tests/data/fixtures/system-large.xml)
 // against libxml2 parsing the same bytes, in the same run.
 //   build/static/tests/bench/bench-healer-check [ROUNDS]
 #include <libxml/parser.h>
@@ -16,7 +16,7 @@ using namespace reliant::healer;
 
 int main(int argc, char** argv) {
     const int rounds = argc > 1 ? std::atoi(argv[1]) : 30;
-    const std::string path = std::string(RELIANT_SHARED_DIR) + "/fixtures/system-large.xml";
+    const std::string path = std::string(RELIANT_TEST_DATA_DIR) + "/fixtures/system-large.xml";
     auto bytes = read_file(path, 64u << 20);
     if (!bytes) {
         std::fprintf(stderr, "%s\n", bytes.error().describe().c_str());

@@ -1,4 +1,4 @@
-// reliant-healer merge of shared/fixtures/system-large.xml split into its 8
+// reliant-healer merge of tests/data/fixtures/system-large.xml split into its 8
 // shards, against libxml2 alone parsing the same 9 files, in the same run.
 // Files are held in memory: this measures the work, not the disk.
 //   build/static/tests/bench/bench-healer-merge [ROUNDS]
@@ -19,7 +19,7 @@ using namespace reliant::healer;
 
 int main(int argc, char** argv) {
     const int rounds = argc > 1 ? std::atoi(argv[1]) : 30;
-    const std::string path = std::string(RELIANT_SHARED_DIR) + "/fixtures/system-large.xml";
+    const std::string path = std::string(RELIANT_TEST_DATA_DIR) + "/fixtures/system-large.xml";
     auto bytes = read_file(path, 64u << 20);
     if (!bytes) return 2;
     Diagnostics read_diagnostics(path);

@@ -1,5 +1,5 @@
-// fuzz-seeds SHARED_DIR OUT_DIR: seeds for the targets whose input is not a
-// plain qubes.xml, derived at run time from the shared conformance cases and
+// fuzz-seeds DATA_DIR OUT_DIR: seeds for the targets whose input is not a
+// plain qubes.xml, derived at run time from the conformance cases and
 // fixtures (which are read in place, never copied or changed): each system
 // that loads is split as a first split would split it, giving
 //   OUT/merge/<case>        its base, then its shards (fuzz_support.h format)
@@ -36,13 +36,13 @@ void spit(const fs::path& path, const std::string& content) {
     std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
 }
 
-std::vector<std::pair<std::string, fs::path>> systems(const fs::path& shared) {
+std::vector<std::pair<std::string, fs::path>> systems(const fs::path& data) {
     std::vector<std::pair<std::string, fs::path>> found;
     std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(shared / "conformance" / "qubes-xml", ec))
+    for (const auto& entry : fs::directory_iterator(data / "conformance" / "qubes-xml", ec))
         if (fs::is_regular_file(entry.path() / "qubes.xml"))
             found.emplace_back(entry.path().filename().string(), entry.path() / "qubes.xml");
-    for (const auto& entry : fs::directory_iterator(shared / "fixtures", ec))
+    for (const auto& entry : fs::directory_iterator(data / "fixtures", ec))
         if (entry.path().extension() == ".xml") found.emplace_back(entry.path().stem().string(), entry.path());
     return found;
 }
@@ -90,12 +90,12 @@ void command_lines(const fs::path& out) {
 
 int main(int argc, char** argv) {
     if (argc != 3) {
-        std::cerr << "usage: fuzz-seeds SHARED_DIR OUT_DIR\n";
+        std::cerr << "usage: fuzz-seeds DATA_DIR OUT_DIR\n";
         return 2;
     }
-    const fs::path shared = argv[1], out = argv[2];
+    const fs::path data = argv[1], out = argv[2];
     int derived = 0;
-    for (const auto& [name, file] : systems(shared)) derived += derive(name, file, out);
+    for (const auto& [name, file] : systems(data)) derived += derive(name, file, out);
     command_lines(out);
     std::cout << "fuzz-seeds: " << derived << " systems split into seeds under " << out.string() << '\n';
     return derived > 0 ? 0 : 1;

@@ -1,5 +1,5 @@
-// Runs `reliant-healer check` over every case of the shared conformance corpus
-// (../shared/conformance/qubes-xml) and requires the verdict the real qubesd
+// Runs `reliant-healer check` over every case of the conformance corpus
+// (tests/data/conformance/qubes-xml) and requires the verdict the real qubesd
 // loader gave: LOADS => exit 0, FAILS => exit 1, and a WARN line => that
 // warning. Cases that differ between releases ("LOADS@4.3 FAILS@main") are
 // checked per release and fail under the default --release any.
@@ -26,7 +26,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path corpus = reliant::testing::shared_dir() + "/conformance/qubes-xml";
+const fs::path corpus = reliant::testing::test_data_dir() + "/conformance/qubes-xml";
 const std::string healer = reliant::testing::binary_dir() + "/healer/reliant-healer";
 
 struct Expectation {

@@ -28,7 +28,7 @@ namespace {
 
 using Tree = std::map<std::string, std::string>;  // relative path -> content
 
-const std::string conformance = reliant::testing::shared_dir() + "/conformance/qubes-xml/";
+const std::string conformance = reliant::testing::test_data_dir() + "/conformance/qubes-xml/";
 const std::vector<std::string> syscalls = {"openat", "read",  "write",    "getrandom", "fchmod",
                                            "fsync",  "close", "renameat", "unlinkat"};
 const std::vector<std::string> host_options = {"--pci-root-buses", "0000:00", "--root", "/nonexistent-root"};

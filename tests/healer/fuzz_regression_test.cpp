@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string conformance = reliant::testing::shared_dir() + "/conformance/qubes-xml/";
+const std::string conformance = reliant::testing::test_data_dir() + "/conformance/qubes-xml/";
 
 // A first split of `whole`, then the next boot's merge of what it wrote:
 // every written shard must be merged and the result must load.
@@ -69,7 +69,7 @@ TEST_CASE("split does not write a shard whose qube shares a uuid with a base qub
 // freezes a shard whose volumes outside its own pools are not the qube's own
 // (confinement.h), so split must not write one: the report says why.
 TEST_CASE("split does not write a shard that the next merge would freeze for its storage") {
-    const std::string fixture = slurp(reliant::testing::shared_dir() + "/fixtures/system-small.xml");
+    const std::string fixture = slurp(reliant::testing::test_data_dir() + "/fixtures/system-small.xml");
     const Document whole = parse(replace_all(fixture, "vid=\"qubes_dom0/vm-sys-vpn-root\"",
                                              "vid=\"qubes_dom0/vm-old-vpn-root\""));
     REQUIRE(loads(whole));
@@ -91,7 +91,7 @@ TEST_CASE("split does not write a shard that the next merge would freeze for its
 // (the pool was missing). Leaving one shard out now leaves out those that
 // need it.
 TEST_CASE("split leaves out a shard that needs one it left out") {
-    std::string text = slurp(reliant::testing::shared_dir() + "/fixtures/system-small.xml");
+    std::string text = slurp(reliant::testing::test_data_dir() + "/fixtures/system-small.xml");
     text = replace_all(text,
                        "vid=\"qubes_dom0/vm-disp-fieldwork-root\" revisions_to_keep=\"2\" rw=\"True\" "
                        "save_on_stop=\"False\" snap_on_start=\"True\" size=\"21474836480\" "

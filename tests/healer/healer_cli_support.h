@@ -14,7 +14,7 @@
 namespace reliant::healer::testing {
 
 inline const std::string healer_path = reliant::testing::binary_dir() + "/healer/reliant-healer";
-inline const std::string small_fixture = reliant::testing::shared_dir() + "/fixtures/system-small.xml";
+inline const std::string small_fixture = reliant::testing::test_data_dir() + "/fixtures/system-small.xml";
 
 // A split system laid out as at boot: base.xml and shards/sflc_0_N/qubes.xml.
 struct Layout {

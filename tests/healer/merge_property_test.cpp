@@ -19,14 +19,14 @@ using namespace reliant::healer::testing;
 
 namespace {
 
-const std::string shared = reliant::testing::shared_dir();
+const std::string data = reliant::testing::test_data_dir();
 
 std::vector<std::string> source_systems() {
-    return {shared + "/fixtures/system-small.xml",
-            shared + "/conformance/qubes-xml/002-valid-small-lvm/qubes.xml",
-            shared + "/conformance/qubes-xml/003-valid-reflink-base/qubes.xml",
-            shared + "/conformance/qubes-xml/004-valid-file-base/qubes.xml",
-            shared + "/conformance/qubes-xml/005-valid-medium/qubes.xml"};
+    return {data + "/fixtures/system-small.xml",
+            data + "/conformance/qubes-xml/002-valid-small-lvm/qubes.xml",
+            data + "/conformance/qubes-xml/003-valid-reflink-base/qubes.xml",
+            data + "/conformance/qubes-xml/004-valid-file-base/qubes.xml",
+            data + "/conformance/qubes-xml/005-valid-medium/qubes.xml"};
 }
 
 // Names as whole tokens of qube-name characters.

@@ -15,8 +15,8 @@ using namespace reliant::healer::testing;
 
 namespace {
 
-const std::string small_fixture = reliant::testing::shared_dir() + "/fixtures/system-small.xml";
-const std::string large_fixture = reliant::testing::shared_dir() + "/fixtures/system-large.xml";
+const std::string small_fixture = reliant::testing::test_data_dir() + "/fixtures/system-small.xml";
+const std::string large_fixture = reliant::testing::test_data_dir() + "/fixtures/system-large.xml";
 
 const std::set<std::string> hidden_v1 = {"sys-vpn",       "scratch", "dvm-hidden",
                                          "kicksecure-17", "intake",  "disp-fieldwork"};

@@ -8,7 +8,7 @@
 #include "test_support.h"
 
 using namespace reliant::healer;
-using reliant::testing::shared_dir;
+using reliant::testing::test_data_dir;
 using reliant::testing::slurp;
 
 namespace fs = std::filesystem;
@@ -25,12 +25,12 @@ std::string round_trip(const std::string& xml) {
 }  // namespace
 
 TEST_CASE("files qubesd wrote come back byte-identical") {
-    std::vector<fs::path> files = {shared_dir() + "/fixtures/system-small.xml",
-                                   shared_dir() + "/fixtures/system-large.xml"};
+    std::vector<fs::path> files = {test_data_dir() + "/fixtures/system-small.xml",
+                                   test_data_dir() + "/fixtures/system-large.xml"};
     for (const char* name :
          {"001-valid-base-only", "002-valid-small-lvm", "003-valid-reflink-base", "004-valid-file-base",
           "005-valid-medium", "006-valid-large", "007-valid-written-by-main", "008-valid-decoy-no-hidden"})
-        files.push_back(shared_dir() + "/conformance/qubes-xml/" + name + "/qubes.xml");
+        files.push_back(test_data_dir() + "/conformance/qubes-xml/" + name + "/qubes.xml");
     for (const auto& file : files) {
         CAPTURE(file);
         const std::string original = slurp(file);

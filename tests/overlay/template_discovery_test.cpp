@@ -75,7 +75,7 @@ TEST_CASE("template roots and read-only volumes of file pools, each image once, 
 
 TEST_CASE("the shared fixture: base templates on LVM need no loop device, the shard's template is listed") {
     const auto found =
-        discover_template_images(fs::path(reliant::testing::shared_dir()) / "fixtures/system-small.xml");
+        discover_template_images(fs::path(reliant::testing::test_data_dir()) / "fixtures/system-small.xml");
     REQUIRE(found.ok());
     REQUIRE(found->images.size() == 1);
     CHECK(found->images[0].path == "/run/shufflecake/sflc_0_1/pool/vm-templates/kicksecure-17/root.img");

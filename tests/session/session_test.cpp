@@ -26,7 +26,7 @@ namespace {
 
 const std::string healer_path = reliant::testing::binary_dir() + "/healer/reliant-healer";
 const std::string session_path = reliant::testing::binary_dir() + "/session/reliant-session";
-const std::string small_fixture = reliant::testing::shared_dir() + "/fixtures/system-small.xml";
+const std::string small_fixture = reliant::testing::test_data_dir() + "/fixtures/system-small.xml";
 const std::string normal_cmdline = "quiet rd.reliant=1 rd.reliant.device=PARTUUID=sflc root=UUID=base\n";
 const std::string maintenance_cmdline =
     "rd.reliant=1 rd.reliant.mode=maintenance rd.reliant.base=PARTUUID=base rd.reliant.integrity=verity\n";

@@ -201,7 +201,7 @@ def build_system(args, work: Path):
     shutil.rmtree(sysdir, ignore_errors=True)
     sysdir.mkdir(parents=True)
     full = sysdir / "full.xml"
-    system.write_xml(system.convert(Path(args.shared) / "fixtures" / "system-small.xml"), full)
+    system.write_xml(system.convert(Path(args.data) / "fixtures" / "system-small.xml"), full)
     shards = sysdir / "shards"
     system.split(args.healer, full, sysdir / "base.xml", shards)
     system.renamed_base(sysdir / "base.xml", sysdir / "qubes-renamed.xml")
@@ -267,7 +267,7 @@ def tree_bytes(tree: Path) -> int:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for option in ("cache", "work", "shared", "bin_dir", "fake"):
+    for option in ("cache", "work", "data", "bin_dir", "fake"):
         parser.add_argument("--" + option.replace("_", "-"), required=True)
     args = parser.parse_args()
     args.bin_dir = Path(args.bin_dir).resolve()

@@ -1,4 +1,4 @@
-"""The test system of the boot scenarios, generated from the shared fixture
+"""The test system of the boot scenarios, generated from the fixture
 system-small.xml (real qubesd output) with `reliant-healer split`:
 
 * the fixture's lvm_thin pool `vm-pool` becomes a `file` pool under
