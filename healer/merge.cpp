@@ -1,6 +1,7 @@
 #include "healer/merge.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -61,8 +62,23 @@ private:
     void index_label(const Label& label) {
         if (label.name) labels_.emplace(*label.name, label.color() ? *label.color() : "");
         if (const std::string* id = label.id(); id && id->starts_with("label-"))
-            if (const auto index = python_int(std::string_view(*id).substr(6)))
+            if (const auto index = python_int(std::string_view(*id).substr(6))) {
+                label_indices_.insert(*index);
                 max_label_ = std::max(max_label_, *index);
+            }
+    }
+
+    // The index a label new to the system gets: one above the highest, or,
+    // when a label already holds the highest index there is (label-
+    // 9223372036854775807 loads in qubesd, whose ints are unbounded), the
+    // lowest free one above the eight standard labels. ++ there was a signed
+    // overflow (UBSan).
+    long long next_label_index() const {
+        if (max_label_ < std::numeric_limits<long long>::max()) return max_label_ + 1;
+        long long index = 9;
+        for (auto it = label_indices_.lower_bound(index); it != label_indices_.end() && *it == index; ++it)
+            ++index;  // never past the maximum: the set holds fewer values than that
+        return index;
     }
 
     void index_domain(const Domain& domain) {
@@ -247,7 +263,7 @@ private:
                                                "the colour already defined wins"});
                 continue;
             }
-            label.attributes.set("id", "label-" + std::to_string(++max_label_));
+            label.attributes.set("id", "label-" + std::to_string(next_label_index()));
             index_label(label);
             merged_.labels.push_back(std::move(label));
         }
@@ -270,6 +286,7 @@ private:
     std::set<std::string> pools_;
     std::map<std::string, std::string> labels_;  // name -> colour
     long long max_label_ = 8;
+    std::set<long long> label_indices_;
     std::vector<std::string> templates_;
 };
 
