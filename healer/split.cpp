@@ -185,6 +185,7 @@ private:
     // uuids it refers to are recorded so that merge can follow renames.
     void confine_references(Shard& shard, ShardOutcome& outcome) {
         std::map<std::string, std::string> recorded;
+        std::map<std::string, std::pair<std::string, std::string>> defaults;  // global -> name, uuid
         for (Domain& domain : shard.content.domains) {
             const std::string qube = domain.value("name").value_or("");
             for (const HardReference& reference : hard_references(domain)) {
@@ -197,9 +198,19 @@ private:
                 }
                 replace_reference(domain, reference, shard.content.domains, outcome.changes, outcome.reasons);
             }
+            // A property left at its default follows a global of the base:
+            // the qube it names is recorded too, so that merge sees it change.
+            for (const InheritedDefault& inherited : inherited_defaults(domain)) {
+                const auto target = input_.value(inherited.global);
+                if (!target || target->empty() || placement_.of_qube(*target)) continue;
+                if (const Domain* named = input_.domain(*target))
+                    defaults.emplace(std::string(inherited.global), std::pair{*target, uuid_key(*named)});
+            }
         }
         for (const auto& [name, uuid] : recorded)
-            if (!uuid.empty()) shard.references.push_back({name, uuid});
+            if (!uuid.empty()) shard.references.push_back({name, uuid, ""});
+        for (const auto& [global, target] : defaults)
+            if (!target.second.empty()) shard.references.push_back({target.first, target.second, global});
     }
 
     // A reference that would dangle when the target's volume is closed: the
