@@ -46,6 +46,7 @@ public:
         check_claims(shard, outcome.reasons);
         if (outcome.reasons.empty()) fix_references(shard, outcome);
         if (outcome.reasons.empty()) outcome.reasons = storage_escapes(shard, merged_, options_.volume_root);
+        if (outcome.reasons.empty()) review_data_elsewhere(shard, outcome);
         if (outcome.reasons.empty()) renumber(shard, outcome);
         if (!outcome.reasons.empty()) {
             outcome.changes.clear();
@@ -250,6 +251,31 @@ private:
                                            (now_name.empty() ? "none" : now_name) + ", not the qube it was");
                 outcome.changes.push_back({qube, "changed-default", std::string(inherited.property), was,
                                            now_name.empty() ? "(none)" : now_name, "prohibit-start set"});
+            }
+        }
+    }
+
+    // A qube with a volume in a pool of a lower volume would write
+    // appvms/<qube>/ there when it starts (split refuses to write such a
+    // shard; an older or hand-made one can hold it): it may not start until
+    // the user has placed it on its own volume (docs/shards.md).
+    void review_data_elsewhere(Shard& shard, ShardOutcome& outcome) {
+        for (Domain& domain : shard.content.domains) {
+            if (!domain.volume_config) continue;
+            const std::string qube = domain.value("name").value_or("");
+            std::vector<std::string> elsewhere;
+            for (const Volume& volume : *domain.volume_config) {
+                const Pool* pool = volume.pool() ? merged_.pool(*volume.pool()) : nullptr;
+                if (!pool || (pool->driver() && *pool->driver() == "linux-kernel")) continue;
+                const auto owner = pool_volume(*pool, options_.volume_root);
+                if (owner && *owner != shard.volume)
+                    elsewhere.push_back((volume.name() ? *volume.name() : std::string()) + " in pool " + *volume.pool() + " of " +
+                                        owner->name());
+            }
+            for (const std::string& where : elsewhere) {
+                prohibit_start(domain, "volume " + where + ", not on its own volume; place it there first");
+                outcome.changes.push_back(
+                    {qube, "review", "volume-config", where, "", "prohibit-start set: data on another volume"});
             }
         }
     }

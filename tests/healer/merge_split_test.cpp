@@ -408,6 +408,77 @@ TEST_CASE("identity: a shard written before uuids were recorded still merges, bo
     for (const Shard& shard : again.shards) CHECK_FALSE(shard.references.empty());
 }
 
+// No hidden name in a lower volume's files (docs/shards.md, "Placing a
+// qube"): press (sflc_0_2) on kicksecure-17, a template of sflc_0_1, keeps its
+// root snapshot in sflc_0_1's pool, so qubesd writes appvms/press/ there.
+const std::string press_root_on_v2 =
+    "<volume name=\"root\" pool=\"vm-pool\" vid=\"qubes_dom0/vm-press-root\" revisions_to_keep=\"2\" "
+    "rw=\"True\" save_on_stop=\"False\" snap_on_start=\"True\" size=\"21474836480\" "
+    "source=\"qubes_dom0/vm-debian-12-xfce-root\"/>";
+const std::string press_root_on_v1 =
+    "<volume name=\"root\" pool=\"sflc_0_1\" vid=\"appvms/press/root\" revisions_to_keep=\"1\" "
+    "rw=\"True\" save_on_stop=\"False\" snap_on_start=\"True\" size=\"21474836480\" "
+    "source=\"vm-templates/kicksecure-17/root\"/>";
+
+std::string press_on_kicksecure(std::string text) {
+    const auto at = text.find("<property name=\"name\">press</property>");
+    REQUIRE(at != std::string::npos);
+    const auto root = text.find(press_root_on_v2, at);
+    REQUIRE(root != std::string::npos);
+    text.replace(root, press_root_on_v2.size(), press_root_on_v1);
+    const auto property = text.find("<property name=\"template\">debian-12-xfce</property>", at);
+    REQUIRE(property != std::string::npos);
+    REQUIRE(property < root);
+    text.replace(property, std::string("<property name=\"template\">debian-12-xfce</property>").size(),
+                 "<property name=\"template\">kicksecure-17</property>");
+    return text;
+}
+
+TEST_CASE("placement: split refuses a qube that keeps its root snapshot in a lower volume's pool") {
+    const Document whole = parse(press_on_kicksecure(reliant::testing::slurp(small_fixture)));
+    REQUIRE(loads(whole));  // qubesd loads it
+    const SplitResult result = split(whole, {}, std::nullopt, split_options());
+    CHECK_FALSE(result.complete);
+    REQUIRE(result.base);
+    REQUIRE(result.shards.size() == 1);
+    CHECK(result.shards.front().volume == v1);
+    const ShardOutcome* refused = outcome_of(result.report, "sflc_0_2");
+    REQUIRE(refused);
+    CHECK(refused->status == "error");
+    REQUIRE(refused->reasons.size() == 2);
+    CHECK(refused->reasons.front().starts_with(
+        "'press' keeps its volume 'root' in pool 'sflc_0_1' on sflc_0_1, not on sflc_0_2: qubesd writes "
+        "appvms/press/ there"));
+    CHECK(refused->reasons.back() == "the shard is not written: its old file stays");
+    // Nothing of sflc_0_2 reached the lower volume's shard or the base.
+    const std::string lower = serialize_shard(result.shards.front()) + serialize(*result.base);
+    CHECK(lower.find("press") == std::string::npos);
+    CHECK(lower.find("sys-proton") == std::string::npos);
+
+    // The layout qubesd gives a qube based on a template of its own volume,
+    // or on a base template, is written.
+    const SplitResult fine = split(parse_file(small_fixture), {}, std::nullopt, split_options());
+    CHECK(fine.complete);
+    CHECK(fine.shards.size() == 2);
+}
+
+TEST_CASE("placement: merge lets a shard qube with data in a lower volume's pool start only after review") {
+    System system = small_system();
+    system.shards.at(v2) = press_on_kicksecure(system.shards.at(v2));
+    const MergeResult result = merge_all(system);
+    REQUIRE(result.merged);
+    CHECK(result.report.count("merged") == 2);
+    const Domain* press = result.merged->domain("press");
+    REQUIRE(press->feature("prohibit-start"));
+    CHECK(press->feature("prohibit-start")->value.find("volume root in pool sflc_0_1 of sflc_0_1") !=
+          std::string::npos);
+    const Change* review = change_for(*outcome_of(result.report, "sflc_0_2"), "press", "volume-config");
+    REQUIRE(review);
+    CHECK(review->kind == "review");
+    CHECK_FALSE(result.merged->domain("sys-proton")->feature("prohibit-start"));
+    CHECK(loads(*result.merged));
+}
+
 TEST_CASE("fix policy none, or no safe fix, freezes the shard") {
     System system = small_system();
     edit_shard(system, v2, "<property name=\"netvm\">sys-firewall</property>",
