@@ -38,6 +38,33 @@ Result<std::string> temporary_name(const std::string& base) {
     return name;
 }
 
+// What may stand at a name write_file_atomically replaces: nothing, or a
+// regular file. rename(2) replaces whatever is there, so without this
+// `merge --out /dev/null` run as root swapped the device node for a file,
+// and a directory, FIFO, socket or symlink an output name was pointed at
+// would be replaced the same way. Checked before the temporary is made and
+// again just before the rename; what is left between the second check and
+// the rename needs a process that can already create nodes in the
+// directory (docs/security.md, "Outputs").
+Status replaceable(int directory, const std::string& name, const std::filesystem::path& path) {
+    struct stat info {};
+    if (::fstatat(directory, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR) return success();
+        return Error::from_errno("cannot inspect " + path.string());
+    }
+    if (S_ISREG(info.st_mode)) return success();
+    const char* kind = S_ISDIR(info.st_mode)    ? "a directory"
+                       : S_ISLNK(info.st_mode)  ? "a symbolic link"
+                       : S_ISFIFO(info.st_mode) ? "a FIFO"
+                       : S_ISSOCK(info.st_mode) ? "a socket"
+                       : S_ISCHR(info.st_mode)  ? "a character device"
+                       : S_ISBLK(info.st_mode)  ? "a block device"
+                                                : "not a regular file";
+    return Error(path.string() + " is " + kind +
+                     ", not a regular file: refusing to replace it (name a regular file or a new one)",
+                 S_ISDIR(info.st_mode) ? EISDIR : EEXIST);
+}
+
 }  // namespace
 
 Result<std::string> read_file(const std::filesystem::path& path, std::size_t max_bytes) {
@@ -83,6 +110,14 @@ Status sync_directory(const std::filesystem::path& directory) {
     return success();
 }
 
+Status check_replaceable(const std::filesystem::path& path) {
+    const std::string base = path.filename().string();
+    if (base.empty() || base == "." || base == "..")
+        return Error("not a file path: " + path.string(), EINVAL);
+    // A missing directory is write_file_atomically's own error, reported when it runs.
+    return replaceable(AT_FDCWD, path.string(), path);
+}
+
 Status write_file_atomically(const std::filesystem::path& path, std::string_view bytes, mode_t mode) {
     const std::filesystem::path directory = path.has_parent_path() ? path.parent_path() : ".";
     const std::string base = path.filename().string();
@@ -91,6 +126,8 @@ Status write_file_atomically(const std::filesystem::path& path, std::string_view
 
     UniqueFd dir(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dir) return Error::from_errno("cannot open directory " + directory.string());
+
+    if (auto status = replaceable(dir.get(), base, path); !status) return status;
 
     auto temp = temporary_name(base);
     if (!temp) return std::move(temp).error();
@@ -106,6 +143,7 @@ Status write_file_atomically(const std::filesystem::path& path, std::string_view
     if (::fchmod(file.get(), mode) != 0) return fail(Error::from_errno("fchmod failed"));
     if (::fsync(file.get()) != 0) return fail(Error::from_errno("fsync failed"));
     if (::close(file.release()) != 0) return fail(Error::from_errno("close failed"));
+    if (auto status = replaceable(dir.get(), base, path); !status) return fail(std::move(status).error());
     if (::renameat(dir.get(), temp->c_str(), dir.get(), base.c_str()) != 0)
         return fail(Error::from_errno("rename failed"));
     if (::fsync(dir.get()) != 0) return Error::from_errno("cannot sync directory " + directory.string());

@@ -19,8 +19,16 @@ Result<std::string> read_file(const std::filesystem::path& path, std::size_t max
 // Replaces `path` with `bytes` so that a crash at any point leaves either the
 // old or the new content: a temporary file in the same directory, fsync,
 // rename over `path`, fsync of the directory. The temporary is removed on
-// failure. `mode` is applied exactly (not filtered by the umask).
+// failure. `mode` is applied exactly (not filtered by the umask). Only a
+// regular file or a new name is replaced: a directory, symlink, FIFO,
+// socket or device node at `path` is an error (EISDIR for a directory,
+// EEXIST otherwise) and stays as it is.
 Status write_file_atomically(const std::filesystem::path& path, std::string_view bytes, mode_t mode = 0644);
+
+// Whether write_file_atomically(path) may replace what is at `path` (nothing
+// or a regular file), with the same error. Commands with several outputs
+// check them all first, so that a bad later one leaves no earlier one written.
+Status check_replaceable(const std::filesystem::path& path);
 
 // Removes the temporaries write_file_atomically(path) left behind when a
 // process was killed mid-write (".<name>.tmp-<16 hex digits>" beside it).

@@ -1,6 +1,7 @@
 #include "healer/merge.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -40,9 +41,12 @@ public:
             return outcome;
         }
         Shard& shard = *read.shard;
+        shard_retargeted_.clear();
+        shard_reviewed_.clear();
         check_claims(shard, outcome.reasons);
         if (outcome.reasons.empty()) fix_references(shard, outcome);
         if (outcome.reasons.empty()) outcome.reasons = storage_escapes(shard, merged_, options_.volume_root);
+        if (outcome.reasons.empty()) review_data_elsewhere(shard, outcome);
         if (outcome.reasons.empty()) renumber(shard, outcome);
         if (!outcome.reasons.empty()) {
             outcome.changes.clear();
@@ -61,14 +65,31 @@ private:
     void index_label(const Label& label) {
         if (label.name) labels_.emplace(*label.name, label.color() ? *label.color() : "");
         if (const std::string* id = label.id(); id && id->starts_with("label-"))
-            if (const auto index = python_int(std::string_view(*id).substr(6)))
+            if (const auto index = python_int(std::string_view(*id).substr(6))) {
+                label_indices_.insert(*index);
                 max_label_ = std::max(max_label_, *index);
+            }
+    }
+
+    // The index a label new to the system gets: one above the highest, or,
+    // when a label already holds the highest index there is (label-
+    // 9223372036854775807 loads in qubesd, whose ints are unbounded), the
+    // lowest free one above the eight standard labels. ++ there was a signed
+    // overflow (UBSan).
+    long long next_label_index() const {
+        if (max_label_ < std::numeric_limits<long long>::max()) return max_label_ + 1;
+        long long index = 9;
+        for (auto it = label_indices_.lower_bound(index); it != label_indices_.end() && *it == index; ++it)
+            ++index;  // never past the maximum: the set holds fewer values than that
+        return index;
     }
 
     void index_domain(const Domain& domain) {
         if (const auto name = domain.qube_name()) names_.insert(*name);
-        if (const std::string uuid = uuid_key(domain); !uuid.empty() && domain.qube_name())
+        if (const std::string uuid = uuid_key(domain); !uuid.empty() && domain.qube_name()) {
             by_uuid_.emplace(uuid, *domain.qube_name());
+            uuid_by_name_.emplace(*domain.qube_name(), uuid);
+        }
         if (const auto qid = domain.value("qid"))
             if (const auto number = python_int(*qid)) qids_.insert(*number);
         if (domain.is_admin()) qids_.insert(0);
@@ -119,62 +140,162 @@ private:
         }
     }
 
-    // (1) follow renames by uuid; (2) heuristics; (3) otherwise freeze.
+    // What a name a shard recorded stands for now.
+    enum class Binding {
+        same,        // the recorded uuid still has that name
+        renamed,     // the recorded uuid has another name now
+        gone,        // the recorded uuid is not there: the name is missing or another qube's
+        unverified,  // no uuid recorded (a shard written before uuids were recorded)
+    };
+
+    Binding bind(const std::unordered_map<std::string, std::string>& recorded, const std::string& name,
+                 std::string& current) const {
+        const auto entry = recorded.find(name);
+        if (entry == recorded.end()) return Binding::unverified;
+        const auto uuid = python_uuid(entry->second);
+        const auto found = uuid ? by_uuid_.find(canonical_uuid(*uuid)) : by_uuid_.end();
+        if (found == by_uuid_.end()) return Binding::gone;
+        current = found->second;
+        return current == name ? Binding::same : Binding::renamed;
+    }
+
+    // References are by identity: a name binds only to the qube whose uuid
+    // the shard recorded. (1) a rename is followed; (2) a reference whose
+    // qube is gone, or whose name now belongs to another qube, is broken:
+    // heuristics with prohibit-start; (3) otherwise freeze. A name without a
+    // recorded uuid (an older shard) binds by name, reported.
     void fix_references(Shard& shard, ShardOutcome& outcome) {
         std::unordered_map<std::string, std::string> recorded;  // name -> uuid
-        for (const ShardReference& reference : shard.references)
-            recorded.emplace(reference.name, reference.uuid);
+        std::unordered_map<std::string, ShardReference> defaults;  // global -> the qube it named
+        for (const ShardReference& reference : shard.references) {
+            if (reference.default_of.empty())
+                recorded.emplace(reference.name, reference.uuid);
+            else
+                defaults.emplace(reference.default_of, reference);
+        }
         std::unordered_set<std::string> own_names;
         for (const Domain& domain : shard.content.domains)
             if (const auto name = domain.value("name")) own_names.insert(*name);
 
-        std::vector<std::string> changed_templates;
+        std::set<std::string> retargeted;  // template changed: snapshots follow
         for (Domain& domain : shard.content.domains) {
             const std::string qube = domain.value("name").value_or("");
             for (const HardReference& reference : hard_references(domain)) {
                 if (own_names.contains(reference.target)) continue;
-                std::optional<std::string> renamed = follow_uuid(recorded, reference.target);
-                if (renamed && *renamed == reference.target) continue;  // same qube, same name
-                if (renamed && options_.fixes.follow_renames) {
-                    domain.set_property(reference.property, *renamed);
+                std::string current;
+                const Binding binding = bind(recorded, reference.target, current);
+                if (binding == Binding::same) continue;
+                if (binding == Binding::renamed && options_.fixes.follow_renames) {
+                    domain.set_property(reference.property, current);
                     outcome.changes.push_back({qube, "renamed-reference", reference.property,
-                                               reference.target, *renamed, "followed by uuid"});
-                    if (reference.property == "template") changed_templates.push_back(qube);
+                                               reference.target, current, "followed by uuid"});
+                    if (reference.property == "template") retargeted.insert(qube);
                     continue;
                 }
-                if (names_.contains(reference.target)) continue;
-                if (!options_.fixes.heuristics || !apply_heuristic(domain, reference, outcome)) {
+                const bool taken = names_.contains(reference.target);
+                if (binding == Binding::unverified && taken) {
+                    outcome.changes.push_back({qube, "unverified-reference", reference.property,
+                                               reference.target, reference.target,
+                                               "no uuid recorded (older shard): bound by name"});
+                    continue;
+                }
+                // Broken: the qube is gone, or the name is now another qube's
+                // (a renamed one when renames are not followed).
+                const bool replaced = taken && binding != Binding::unverified;
+                if (!options_.fixes.heuristics || !apply_heuristic(domain, reference, replaced, outcome)) {
                     outcome.reasons.push_back("'" + qube + "' refers to " + reference.property + " '" +
-                                              reference.target + "', which is not there");
+                                              reference.target + "', which " +
+                                              (replaced ? "is now another qube" : "is not there"));
                     return;
                 }
-                if (reference.property == "template") changed_templates.push_back(qube);
+                if (reference.property == "template") {
+                    retargeted.insert(qube);
+                    shard_reviewed_.insert(qube);
+                }
+            }
+            check_inherited(domain, defaults, outcome);
+            if (!outcome.reasons.empty()) return;
+        }
+        review_disposables(shard, retargeted, outcome);
+        retarget(shard, retargeted, outcome);
+    }
+
+    // A property left at its default takes the base's global; when the qube
+    // the global names is not the one recorded at split, the qube's network
+    // or disposables changed without its own file changing: prohibit-start,
+    // and a netvm becomes none (never another netvm).
+    void check_inherited(Domain& domain, const std::unordered_map<std::string, ShardReference>& defaults,
+                         ShardOutcome& outcome) {
+        const std::string qube = domain.value("name").value_or("");
+        for (const InheritedDefault& inherited : inherited_defaults(domain)) {
+            const auto recorded = defaults.find(std::string(inherited.global));
+            if (recorded == defaults.end()) continue;  // none recorded: none then, or an older shard
+            const auto uuid = python_uuid(recorded->second.uuid);
+            const std::string now_name = merged_.value(inherited.global).value_or("");
+            const auto now = uuid_by_name_.find(now_name);
+            if (uuid && now != uuid_by_name_.end() && now->second == canonical_uuid(*uuid)) continue;
+            const std::string& was = recorded->second.name;
+            if (!options_.fixes.heuristics) {
+                outcome.reasons.push_back("'" + qube + "' leaves " + std::string(inherited.property) +
+                                          " at its default, and " + std::string(inherited.global) + " '" +
+                                          was + "' is now " + (now_name.empty() ? "none" : "another qube"));
+                return;
+            }
+            if (inherited.property == "netvm") {
+                domain.set_property("netvm", std::nullopt);
+                prohibit_start(domain, "the default netvm is now " + (now_name.empty() ? "none" : now_name) +
+                                           ", not the qube it was; now offline");
+                outcome.changes.push_back({qube, "changed-default", "netvm", was, "", "prohibit-start set"});
+            } else {
+                prohibit_start(domain, "the default " + std::string(inherited.property) + " is now " +
+                                           (now_name.empty() ? "none" : now_name) + ", not the qube it was");
+                outcome.changes.push_back({qube, "changed-default", std::string(inherited.property), was,
+                                           now_name.empty() ? "(none)" : now_name, "prohibit-start set"});
             }
         }
-        retarget(shard, changed_templates, outcome);
     }
 
-    // The current name of the qube a shard recorded under `name`, when its
-    // uuid is still there.
-    std::optional<std::string> follow_uuid(const std::unordered_map<std::string, std::string>& recorded,
-                                           const std::string& name) const {
-        const auto entry = recorded.find(name);
-        if (entry == recorded.end()) return std::nullopt;
-        const auto uuid = python_uuid(entry->second);
-        if (!uuid) return std::nullopt;
-        const auto current = by_uuid_.find(canonical_uuid(*uuid));
-        if (current == by_uuid_.end()) return std::nullopt;
-        return current->second;
+    // A qube with a volume in a pool of a lower volume would write
+    // appvms/<qube>/ there when it starts (split refuses to write such a
+    // shard; an older or hand-made one can hold it): it may not start until
+    // the user has placed it on its own volume (docs/shards.md).
+    void review_data_elsewhere(Shard& shard, ShardOutcome& outcome) {
+        for (Domain& domain : shard.content.domains) {
+            if (!domain.volume_config) continue;
+            const std::string qube = domain.value("name").value_or("");
+            std::vector<std::string> elsewhere;
+            for (const Volume& volume : *domain.volume_config) {
+                const Pool* pool = volume.pool() ? merged_.pool(*volume.pool()) : nullptr;
+                if (!pool || (pool->driver() && *pool->driver() == "linux-kernel")) continue;
+                const auto owner = pool_volume(*pool, options_.volume_root);
+                if (owner && *owner != shard.volume)
+                    elsewhere.push_back((volume.name() ? *volume.name() : std::string()) + " in pool " + *volume.pool() + " of " +
+                                        owner->name());
+            }
+            for (const std::string& where : elsewhere) {
+                prohibit_start(domain, "volume " + where + ", not on its own volume; place it there first");
+                outcome.changes.push_back(
+                    {qube, "review", "volume-config", where, "", "prohibit-start set: data on another volume"});
+            }
+        }
     }
 
-    bool apply_heuristic(Domain& domain, const HardReference& reference, ShardOutcome& outcome) {
+    // A stand-in for a broken reference, with prohibit-start. `replaced`: the
+    // name is now another qube's. A template whose name now belongs to
+    // another template of the right kind keeps the name (the user most
+    // likely reinstalled it), reviewed like any other stand-in.
+    bool apply_heuristic(Domain& domain, const HardReference& reference, bool replaced, ShardOutcome& outcome) {
         const std::string qube = domain.value("name").value_or("");
+        const std::string what = reference.property + " " + reference.target + " is " +
+                                 (replaced ? "now another qube" : "gone");
         if (reference.property == "template") {
-            if (domain.klass != "AppVM") return false;  // a DispVM's template has no safe stand-in
-            const auto replacement = newest_in_family(reference.target, templates_);
+            std::optional<std::string> replacement;
+            if (replaced && fits_as_template(domain, reference.target)) replacement = reference.target;
+            // A DispVM's template (a disposable template) has no family to pick from.
+            else if (domain.klass == "AppVM") replacement = newest_in_family(reference.target, templates_);
             if (!replacement) return false;
             domain.set_property("template", *replacement);
-            prohibit_start(domain, "template " + reference.target + " is gone; now based on " + *replacement);
+            prohibit_start(domain, what + "; now based on " + *replacement);
             outcome.changes.push_back(
                 {qube, "heuristic", "template", reference.target, *replacement, "prohibit-start set"});
             return true;
@@ -182,21 +303,53 @@ private:
         if (reference.property == "netvm") {
             // Never another netvm: that could route a qube around its VPN or Tor.
             domain.set_property("netvm", std::nullopt);
-            prohibit_start(domain, "netvm " + reference.target + " is gone; now offline");
+            prohibit_start(domain, what + "; now offline");
             outcome.changes.push_back(
                 {qube, "heuristic", "netvm", reference.target, "", "prohibit-start set"});
             return true;
         }
         domain.remove_property(reference.property);
-        prohibit_start(domain, reference.property + " " + reference.target + " is gone; now the default");
+        prohibit_start(domain, what + "; now the default");
         outcome.changes.push_back(
             {qube, "heuristic", reference.property, reference.target, "(default)", "prohibit-start set"});
         return true;
     }
 
-    // Snapshots follow a new template, for the qube and the DispVMs on it.
-    void retarget(Shard& shard, const std::vector<std::string>& changed, ShardOutcome& outcome) {
-        if (changed.empty()) return;
+    // Whether the qube now called `name` can be `domain`'s template: a
+    // TemplateVM for an AppVM, a disposable template for a DispVM.
+    bool fits_as_template(const Domain& domain, const std::string& name) const {
+        const Domain* candidate = merged_.domain(name);
+        if (!candidate) return false;
+        if (domain.klass == "AppVM") return candidate->klass == "TemplateVM";
+        if (domain.klass == "DispVM") {
+            const auto flag = candidate->value("template_for_dispvms");
+            return candidate->klass == "AppVM" && flag && property_bool(*flag).value_or(false);
+        }
+        return false;
+    }
+
+    // A named DispVM runs its disposable template's template: when that
+    // changed (here or in a lower volume's shard), so did the DispVM's root,
+    // and it is reviewed too. Its snapshots follow.
+    void review_disposables(Shard& shard, std::set<std::string>& retargeted, ShardOutcome& outcome) {
+        for (Domain& domain : shard.content.domains) {
+            if (domain.klass != "DispVM") continue;
+            const std::string qube = domain.value("name").value_or("");
+            const std::string base = domain.value("template").value_or("");
+            if (retargeted.contains(base) || retargeted_.contains(base)) retargeted.insert(qube);
+            if (shard_reviewed_.contains(qube) ||
+                !(shard_reviewed_.contains(base) || reviewed_.contains(base)))
+                continue;
+            prohibit_start(domain, "its disposable template " + base + " is now based on another template");
+            outcome.changes.push_back({qube, "review", "template", base, base, "prohibit-start set"});
+            shard_reviewed_.insert(qube);
+        }
+    }
+
+    // Snapshots follow a new template chain.
+    void retarget(Shard& shard, const std::set<std::string>& affected, ShardOutcome& outcome) {
+        shard_retargeted_ = affected;
+        if (affected.empty()) return;
         const DomainLookup find_domain = [&](std::string_view name) -> const Domain* {
             if (const Domain* own = shard.content.domain(name)) return own;
             return merged_.domain(name);
@@ -205,15 +358,14 @@ private:
             if (const Pool* own = shard.content.pool(name)) return own;
             return merged_.pool(name);
         };
-        std::set<std::string> affected(changed.begin(), changed.end());
-        for (const Domain& domain : shard.content.domains)
-            if (domain.klass == "DispVM" && affected.contains(domain.value("template").value_or("")))
-                affected.insert(domain.value("name").value_or(""));
-        for (Domain& domain : shard.content.domains)
-            if (affected.contains(domain.value("name").value_or("")) &&
-                retarget_snapshots(domain, find_domain, find_pool))
-                outcome.changes.push_back({domain.value("name").value_or(""), "volumes", "volume-config", "",
-                                           "", "snapshot volumes now follow the new template"});
+        // AppVMs first: a DispVM's snapshots come from its AppVM's chain.
+        for (const bool disposables : {false, true})
+            for (Domain& domain : shard.content.domains)
+                if ((domain.klass == "DispVM") == disposables &&
+                    affected.contains(domain.value("name").value_or("")) &&
+                    retarget_snapshots(domain, find_domain, find_pool))
+                    outcome.changes.push_back({domain.value("name").value_or(""), "volumes", "volume-config",
+                                               "", "", "snapshot volumes now follow the new template"});
     }
 
     // A qid or dispid the base or a lower volume holds moves into the
@@ -247,7 +399,7 @@ private:
                                                "the colour already defined wins"});
                 continue;
             }
-            label.attributes.set("id", "label-" + std::to_string(++max_label_));
+            label.attributes.set("id", "label-" + std::to_string(next_label_index()));
             index_label(label);
             merged_.labels.push_back(std::move(label));
         }
@@ -259,6 +411,8 @@ private:
             index_domain(domain);
             merged_.domains.push_back(std::move(domain));
         }
+        retargeted_.insert(shard_retargeted_.begin(), shard_retargeted_.end());
+        reviewed_.insert(shard_reviewed_.begin(), shard_reviewed_.end());
     }
 
     Document merged_;
@@ -270,6 +424,13 @@ private:
     std::set<std::string> pools_;
     std::map<std::string, std::string> labels_;  // name -> colour
     long long max_label_ = 8;
+    std::set<long long> label_indices_;
+    std::unordered_map<std::string, std::string> uuid_by_name_;  // current name -> canonical uuid
+    // Qubes of merged shards whose template chain changed (snapshots
+    // retargeted) and whose effective template changed (prohibit-start): a
+    // DispVM in a higher shard on one of them follows.
+    std::set<std::string> retargeted_, reviewed_;
+    std::set<std::string> shard_retargeted_, shard_reviewed_;  // the shard being added
     std::vector<std::string> templates_;
 };
 

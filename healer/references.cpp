@@ -20,7 +20,27 @@ std::vector<std::string> words(const std::string& text) {
     return result;
 }
 
+constexpr InheritedDefault inheritable[] = {{"netvm", "default_netvm"}, {"default_dispvm", "default_dispvm"}};
+
 }  // namespace
+
+std::vector<InheritedDefault> inherited_defaults(const Domain& domain) {
+    std::vector<InheritedDefault> result;
+    const auto klass = domain.klass ? vm_class_named(*domain.klass) : std::nullopt;
+    if (!klass || domain.is_admin()) return result;
+    for (const InheritedDefault& entry : inheritable) {
+        if (entry.property == "netvm" && domain.klass == "TemplateVM") continue;
+        if (entry.property == "default_dispvm" && domain.klass == "DispVM") continue;
+        if (!vm_property(*klass, entry.property) || domain.property(entry.property)) continue;
+        result.push_back(entry);
+    }
+    return result;
+}
+
+bool is_inheritable_global(std::string_view global) {
+    return std::any_of(std::begin(inheritable), std::end(inheritable),
+                       [&](const InheritedDefault& entry) { return entry.global == global; });
+}
 
 std::vector<HardReference> hard_references(const Domain& domain) {
     std::vector<HardReference> references;

@@ -2,6 +2,7 @@
 
 #include "healer/document_reader.h"
 #include "healer/python_values.h"
+#include "healer/references.h"
 #include "healer/serializer.h"
 
 namespace reliant::healer {
@@ -51,11 +52,12 @@ ShardRead read_shard(std::string_view bytes, const VolumeId& volume, const XmlLi
     for (const Attributes& reference : extras.references) {
         const std::string* name = reference.get("name");
         const std::string* uuid = reference.get("uuid");
-        if (!name || !uuid || !python_uuid(*uuid)) {
+        const std::string* default_of = reference.get("default-of");
+        if (!name || !uuid || !python_uuid(*uuid) || (default_of && !is_inheritable_global(*default_of))) {
             result.problems.push_back("malformed reference");
             continue;
         }
-        references.push_back({*name, *uuid});
+        references.push_back({*name, *uuid, default_of ? *default_of : ""});
     }
     if (!result.problems.empty()) return result;
     result.shard = Shard{volume, shard_qid_range(volume), std::move(*document), std::move(references)};
@@ -74,6 +76,7 @@ std::string serialize_shard(const Shard& shard) {
         Attributes attributes;
         attributes.set("name", reference.name);
         attributes.set("uuid", reference.uuid);
+        if (!reference.default_of.empty()) attributes.set("default-of", reference.default_of);
         references.push_back(std::move(attributes));
     }
     return serialize_shard(root, range, shard.content, references);

@@ -15,9 +15,17 @@ namespace reliant::healer {
 
 inline constexpr std::string_view shard_format_version = "1";
 
+// <reference name=… uuid=… [default-of=…]/>: a qube outside the shard its
+// qubes refer to, by name and identity. Merge binds the name only to the qube
+// with that uuid (docs/shards.md, "References are by identity").
 struct ShardReference {
     std::string name;  // a qube outside the shard, as named when the shard was written
-    std::string uuid;  // its identity, to follow renames
+    std::string uuid;  // its identity, to follow renames and to see a replacement
+    // "": named by a property of a shard qube. A global (default_netvm,
+    // default_dispvm): the qube that global named, which shard qubes leaving
+    // the property at its default used. Older readers key references by
+    // name only and ignore this attribute.
+    std::string default_of;
 };
 
 struct Shard {

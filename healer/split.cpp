@@ -157,9 +157,45 @@ private:
             if (const auto name = domain.qube_name(); name && placement_.of_qube(*name) == volume)
                 shard.content.domains.push_back(domain);
         shard.content.labels = labels_used_by(shard.content.domains, false);
+        if (refuse_data_elsewhere(shard, outcome)) return std::nullopt;
         confine_references(shard, outcome);
         move_new_qubes_into_range(shard, current, outcome);
         return shard;
+    }
+
+    // A qube keeps its data on its own volume: a volume of it in a pool of
+    // another volume makes qubesd create appvms/<qube>/ there (the file and
+    // file-reflink drivers put an AppVM's root snapshot in its template's
+    // pool), readable with that volume's passphrase, under duress too.
+    // There is no moving it: the file driver finds a snapshot's source in
+    // its own pool. So the shard is not written (the volume keeps its old
+    // one) and the report says how to place the qube (docs/shards.md,
+    // "Placing a qube"). Read-only kernel pools hold no file of a qube.
+    bool refuse_data_elsewhere(const Shard& shard, ShardOutcome& outcome) const {
+        for (const Domain& domain : shard.content.domains) {
+            if (!domain.volume_config) continue;
+            const std::string qube = domain.value("name").value_or("");
+            for (const Volume& volume : *domain.volume_config) {
+                const std::string* pool_name = volume.pool();
+                if (!pool_name) continue;
+                const auto there = placement_.pool_volume.find(*pool_name);
+                if (there == placement_.pool_volume.end() || !there->second || *there->second == shard.volume)
+                    continue;
+                const Pool* pool = input_.pool(*pool_name);
+                if (pool && pool->driver() && *pool->driver() == "linux-kernel") continue;
+                outcome.reasons.push_back(
+                    "'" + qube + "' keeps its volume '" + (volume.name() ? *volume.name() : std::string()) + "' in pool '" +
+                    *pool_name + "' on " + there->second->name() + ", not on " + shard.volume.name() +
+                    ": qubesd writes appvms/" + qube + "/ there, readable with that volume's passphrase. "
+                    "Base the qube on a template in a pool of " + shard.volume.name() +
+                    " (qvm-clone -P POOL TEMPLATE NEW, then qvm-prefs " + qube + " template NEW), or make it a "
+                    "StandaloneVM there; then remove the directory it left on " + there->second->name());
+            }
+        }
+        if (outcome.reasons.empty()) return false;
+        outcome.status = "error";
+        outcome.reasons.push_back("the shard is not written: its old file stays");
+        return true;
     }
 
     // Labels by name as the qubes use them; the base also keeps the eight
@@ -185,6 +221,7 @@ private:
     // uuids it refers to are recorded so that merge can follow renames.
     void confine_references(Shard& shard, ShardOutcome& outcome) {
         std::map<std::string, std::string> recorded;
+        std::map<std::string, std::pair<std::string, std::string>> defaults;  // global -> name, uuid
         for (Domain& domain : shard.content.domains) {
             const std::string qube = domain.value("name").value_or("");
             for (const HardReference& reference : hard_references(domain)) {
@@ -197,9 +234,19 @@ private:
                 }
                 replace_reference(domain, reference, shard.content.domains, outcome.changes, outcome.reasons);
             }
+            // A property left at its default follows a global of the base:
+            // the qube it names is recorded too, so that merge sees it change.
+            for (const InheritedDefault& inherited : inherited_defaults(domain)) {
+                const auto target = input_.value(inherited.global);
+                if (!target || target->empty() || placement_.of_qube(*target)) continue;
+                if (const Domain* named = input_.domain(*target))
+                    defaults.emplace(std::string(inherited.global), std::pair{*target, uuid_key(*named)});
+            }
         }
         for (const auto& [name, uuid] : recorded)
-            if (!uuid.empty()) shard.references.push_back({name, uuid});
+            if (!uuid.empty()) shard.references.push_back({name, uuid, ""});
+        for (const auto& [global, target] : defaults)
+            if (!target.second.empty()) shard.references.push_back({target.first, target.second, global});
     }
 
     // A reference that would dangle when the target's volume is closed: the

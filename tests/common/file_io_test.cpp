@@ -1,7 +1,12 @@
 #include "common/file_io.h"
 
 #include <doctest/doctest.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
 
 #include "test_support.h"
 
@@ -51,6 +56,70 @@ TEST_CASE("write_file_atomically does not follow a planted temporary or replace 
     int entries = 0;
     for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir.path())) ++entries;
     CHECK(entries == 1);  // the temporary was removed after the failed rename
+}
+
+namespace {
+
+// Writes over `target` must fail, leave it as it was and leave no temporary.
+void check_refused(const fs::path& target, int code) {
+    const auto before = fs::symlink_status(target).type();
+    const auto status = write_file_atomically(target, "replaced", 0600);
+    REQUIRE_FALSE(status.ok());
+    CHECK(status.error().code() == code);
+    CHECK(status.error().message().find("not a regular file") != std::string::npos);
+    CHECK(fs::symlink_status(target).type() == before);
+    for (const auto& entry : fs::directory_iterator(target.parent_path()))
+        CHECK(entry.path().filename().string().find(".tmp-") == std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("write_file_atomically refuses to replace a FIFO") {
+    TempDir dir;
+    const auto fifo = dir / "out.xml";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    check_refused(fifo, EEXIST);
+}
+
+TEST_CASE("write_file_atomically refuses to replace a directory, even an empty one") {
+    TempDir dir;
+    fs::create_directory(dir / "out.xml");
+    check_refused(dir / "out.xml", EISDIR);
+}
+
+TEST_CASE("write_file_atomically refuses to replace a symlink, to a file or dangling") {
+    TempDir dir;
+    reliant::testing::spit(dir / "target", "kept");
+    fs::create_symlink(dir / "target", dir / "link");
+    check_refused(dir / "link", EEXIST);
+    CHECK(reliant::testing::slurp(dir / "target") == "kept");
+    CHECK(fs::read_symlink(dir / "link") == dir / "target");
+    fs::create_symlink(dir / "nowhere", dir / "dangling");
+    check_refused(dir / "dangling", EEXIST);
+    CHECK_FALSE(fs::exists(dir / "nowhere"));
+}
+
+TEST_CASE("write_file_atomically refuses to replace a socket") {
+    TempDir dir;
+    const auto socket_path = dir / "out.sock";
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    REQUIRE(socket_path.string().size() < sizeof address.sun_path);
+    std::strcpy(address.sun_path, socket_path.c_str());
+    REQUIRE(::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+    check_refused(socket_path, EEXIST);
+    ::close(fd);
+}
+
+TEST_CASE("write_file_atomically replaces a regular file that is read-only to its owner") {
+    TempDir dir;
+    const auto target = dir / "report.json";
+    reliant::testing::spit(target, "old");
+    fs::permissions(target, fs::perms::owner_read);
+    REQUIRE(write_file_atomically(target, "new", 0600).ok());
+    CHECK(reliant::testing::slurp(target) == "new");
 }
 
 TEST_CASE("read_file enforces its size limit") {

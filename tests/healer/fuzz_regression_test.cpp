@@ -138,3 +138,43 @@ TEST_CASE("libxml2 prints nothing, not even on an input encoding error") {
     CHECK(merged.out == "reliant-healer merge: 1 shard(s) merged, 1 frozen\n");
     CHECK(merged.err == "");
 }
+
+// UBSan (fuzz-merge): a base label with the highest index there is
+// (label-9223372036854775807, which qubesd loads: Python ints are unbounded)
+// made merge compute the next index for a shard's new label as ++LLONG_MAX,
+// a signed overflow. The new label now takes the lowest free index above
+// the standard eight.
+TEST_CASE("a shard's new label after a base label with the largest index takes a free index") {
+    std::string text = slurp(reliant::testing::test_data_dir() + "/fixtures/system-small.xml");
+    text = replace_all(text, "<label id=\"label-8\" color=\"0x000000\">black</label>",
+                       "<label id=\"label-8\" color=\"0x000000\">black</label>\n"
+                       "    <label id=\"label-9\" color=\"0x00aaaa\">teal</label>\n"
+                       "    <label id=\"label-9223372036854775807\" color=\"0x112233\">ultra</label>");
+    text = replace_all(text,
+                       "<property name=\"label\">yellow</property>\n"
+                       "        <property name=\"name\">personal</property>",
+                       "<property name=\"label\">ultra</property>\n"
+                       "        <property name=\"name\">personal</property>");
+    text = replace_all(text,
+                       "<property name=\"label\">green</property>\n"
+                       "        <property name=\"name\">press</property>",
+                       "<property name=\"label\">teal</property>\n"
+                       "        <property name=\"name\">press</property>");
+    const Document whole = parse(text);
+    REQUIRE(loads(whole));
+    const System system = split_system(whole);
+    // The base keeps 'ultra' (a base qube uses it), the shard of press brings 'teal'.
+    REQUIRE(system.base.labels.size() == 9);
+    const MergeResult merged = merge(system.base, system.all(), merge_options());
+    REQUIRE(merged.merged.has_value());
+    for (const ShardOutcome& outcome : merged.report.shards) {
+        CAPTURE(outcome.volume);
+        CHECK(outcome.status == "merged");
+    }
+    std::map<std::string, std::string> ids;
+    for (const Label& label : merged.merged->labels)
+        if (label.name && label.id()) ids[*label.name] = *label.id();
+    CHECK(ids["ultra"] == "label-9223372036854775807");
+    CHECK(ids["teal"] == "label-9");
+    CHECK(loads(parse(serialize(*merged.merged))));
+}

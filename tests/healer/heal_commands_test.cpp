@@ -74,6 +74,40 @@ TEST_CASE("merge fails when its report cannot be written (the shutdown split nee
     expect_no_hidden_name(run.out + run.err);
 }
 
+// `merge --out /dev/null` as root replaced the device node with a file. Every
+// output is checked first, so a bad --report leaves --out unwritten too.
+TEST_CASE("merge and split refuse an output that is a FIFO, a directory or a symlink, writing nothing") {
+    Layout layout;
+    REQUIRE(::mkfifo((layout.run / "fifo").c_str(), 0600) == 0);
+    fs::create_directory(layout.run / "dir");
+    spit(layout.run / "target", "kept");
+    fs::create_symlink(layout.run / "target", layout.run / "link");
+    const auto before = tree(layout.dir.path());
+    for (const std::string bad : {"fifo", "dir", "link"}) {
+        CAPTURE(bad);
+        const std::string path = (layout.run / bad).string();
+        const std::string fresh = (layout.run / "fresh.xml").string();
+        for (const auto& [out, report] : {std::pair{path, fresh}, std::pair{fresh, path}}) {
+            const Run run = healer_run({"merge", "--base", layout.base.string(), "--shard-root",
+                                        layout.shards.string(), "--out", out, "--report", report});
+            CHECK(run.status == 2);
+            CHECK(run.err.find("not a regular file") != std::string::npos);
+            expect_no_hidden_name(run.out + run.err);
+        }
+        for (const auto& [base_out, report] : {std::pair{path, fresh}, std::pair{fresh, path}}) {
+            const Run run = healer_run({"split", "--in", layout.base.string(), "--base-out", base_out,
+                                        "--shard-root", layout.shards.string(), "--report", report});
+            CHECK(run.status == 2);
+            CHECK(run.err.find("not a regular file") != std::string::npos);
+        }
+        CHECK(tree(layout.dir.path()) == before);  // nothing written, nothing replaced
+    }
+    CHECK(fs::is_fifo(layout.run / "fifo"));
+    CHECK(fs::is_directory(layout.run / "dir"));
+    CHECK(fs::is_symlink(layout.run / "link"));
+    CHECK(slurp(layout.run / "target") == "kept");
+}
+
 TEST_CASE("merge and split refuse bad usage with status 2") {
     CHECK(healer_run({"merge", "--base", "x"}).status == 2);
     CHECK(healer_run({"merge", "--base", "x", "--shard-root", "y", "--out", "z", "--fix", "magic"}).status ==

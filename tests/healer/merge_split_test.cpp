@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "healer/heal_common.h"
 #include "healer/references.h"
 #include "healer/shard.h"
 #include "shard_test_support.h"
@@ -86,8 +87,17 @@ TEST_CASE("split: shards carry their pools, labels, qubes, qid range and referen
     REQUIRE(shard.content.pools.size() == 1);
     CHECK(*shard.content.pools[0].name() == "sflc_0_2");
     std::set<std::string> referenced;
-    for (const auto& reference : shard.references) referenced.insert(reference.name);
+    std::map<std::string, std::string> defaults;  // global -> the qube it named
+    for (const auto& reference : shard.references) {
+        if (reference.default_of.empty())
+            referenced.insert(reference.name);
+        else
+            defaults[reference.default_of] = reference.name;
+        CHECK(reference.uuid == uuid_key(*parse_file(small_fixture).domain(reference.name)));
+    }
     CHECK(referenced == std::set<std::string>{"debian-12-xfce", "sys-firewall"});
+    // press leaves default_dispvm at its default: the base's default_dispvm.
+    CHECK(defaults == std::map<std::string, std::string>{{"default_dispvm", "default-dvm"}});
     CHECK(shard.content.properties.empty());
 }
 
@@ -257,6 +267,215 @@ TEST_CASE("fix (2): a missing netvm becomes none, never another netvm, other ref
     const Domain* intake = result.merged->domain("intake");
     CHECK_FALSE(intake->property("default_dispvm"));  // absent: the default
     CHECK(intake->feature("prohibit-start"));
+    CHECK(loads(*result.merged));
+}
+
+// References are by identity (docs/shards.md): the shard records the uuid of
+// every qube outside it that its qubes name, and of the qubes the base's
+// default_netvm and default_dispvm named for qubes that leave those at
+// their defaults.
+const std::string firewall_uuid = "28ce6f24-1064-4d51-86f8-da3eabe19f58";
+const std::string debian_uuid = "94b2b8fd-a02f-44a6-b95b-929e9a9a80fd";
+const std::string default_dvm_uuid = "0af438d2-9752-4d6a-b51e-8722c21b6092";
+
+TEST_CASE("identity: a netvm replaced by another qube of the same name is broken: offline, prohibit-start") {
+    System system = small_system();
+    // Maintenance mode: sys-firewall removed and recreated (same name, another uuid).
+    edit_base(system, firewall_uuid, "28ce6f24-1064-4d51-86f8-000000000001");
+    const MergeResult result = merge_all(system);
+    REQUIRE(result.merged);
+    CHECK(result.report.count("frozen") == 0);
+    // sys-proton names sys-firewall itself.
+    const Domain* proton = result.merged->domain("sys-proton");
+    REQUIRE(proton->property("netvm"));
+    CHECK_FALSE(proton->property("netvm")->value());
+    REQUIRE(proton->feature("prohibit-start"));
+    CHECK(proton->feature("prohibit-start")->value.find("sys-firewall is now another qube") != std::string::npos);
+    CHECK(change_for(*outcome_of(result.report, "sflc_0_2"), "sys-proton", "netvm")->kind == "heuristic");
+    // intake leaves netvm at its default, the base's default_netvm, sys-firewall.
+    const Domain* intake = result.merged->domain("intake");
+    REQUIRE(intake->property("netvm"));
+    CHECK_FALSE(intake->property("netvm")->value());
+    CHECK(intake->feature("prohibit-start"));
+    const Change* changed = change_for(*outcome_of(result.report, "sflc_0_1"), "intake", "netvm");
+    REQUIRE(changed);
+    CHECK(changed->kind == "changed-default");
+    CHECK(changed->from == "sys-firewall");
+    CHECK(loads(*result.merged));
+
+    // Without heuristics the reference is not rebound either: frozen.
+    MergeOptions none = merge_options();
+    none.fixes = FixPolicy{true, false};
+    const MergeResult frozen = merge_all(system, none);
+    const ShardOutcome* v2_outcome = outcome_of(frozen.report, "sflc_0_2");
+    CHECK(v2_outcome->status == "frozen");
+    CHECK(v2_outcome->reasons ==
+          std::vector<std::string>{"'sys-proton' refers to netvm 'sys-firewall', which is now another qube"});
+    CHECK(outcome_of(frozen.report, "sflc_0_1")->status == "frozen");
+}
+
+TEST_CASE("identity: unchanged references and defaults set no prohibit-start") {
+    const System system = small_system();
+    const MergeResult result = merge_all(system);
+    REQUIRE(result.merged);
+    for (const Domain& domain : result.merged->domains) {
+        CAPTURE(domain.qube_name().value_or(""));
+        CHECK_FALSE(domain.feature("prohibit-start"));
+    }
+    for (const ShardOutcome& outcome : result.report.shards) CHECK(outcome.changes.empty());
+}
+
+TEST_CASE("identity: a template replaced under its name keeps it, reviewed, and so is a named DispVM on it") {
+    System system = small_system();
+    edit_base(system, debian_uuid, "94b2b8fd-a02f-44a6-b95b-000000000001");
+    const MergeResult result = merge_all(system);
+    REQUIRE(result.merged);
+    CHECK(result.report.count("frozen") == 0);
+    for (const char* qube : {"sys-vpn", "dvm-hidden", "press", "sys-proton"}) {
+        CAPTURE(qube);
+        const Domain* domain = result.merged->domain(qube);
+        CHECK(domain->value("template") == "debian-12-xfce");
+        REQUIRE(domain->feature("prohibit-start"));
+        CHECK(domain->feature("prohibit-start")->value.find("template debian-12-xfce is now another qube") !=
+              std::string::npos);
+    }
+    // disp-fieldwork (a named DispVM) runs dvm-hidden's template.
+    const Domain* disposable = result.merged->domain("disp-fieldwork");
+    REQUIRE(disposable->feature("prohibit-start"));
+    CHECK(disposable->feature("prohibit-start")->value.find("dvm-hidden is now based on another template") !=
+          std::string::npos);
+    CHECK(change_for(*outcome_of(result.report, "sflc_0_1"), "disp-fieldwork", "template")->kind == "review");
+    CHECK(loads(*result.merged));
+}
+
+TEST_CASE("identity: after a heuristic template replacement a named DispVM is reviewed and follows") {
+    System system = small_system();
+    // debian-12-xfce replaced by debian-13-xfce (another uuid, other volumes).
+    edit_base(system, "debian-12-xfce", "debian-13-xfce");
+    edit_base(system, debian_uuid, "94b2b8fd-a02f-44a6-b95b-000000000002");
+    const MergeResult result = merge_all(system);
+    REQUIRE(result.merged);
+    CHECK(result.report.count("frozen") == 0);
+    const Domain* dvm = result.merged->domain("dvm-hidden");
+    CHECK(dvm->value("template") == "debian-13-xfce");
+    CHECK(dvm->feature("prohibit-start"));
+    const Domain* disposable = result.merged->domain("disp-fieldwork");
+    CHECK(disposable->value("template") == "dvm-hidden");
+    REQUIRE(disposable->feature("prohibit-start"));
+    for (const Volume& volume : *disposable->volume_config)
+        if (*volume.name() == "root") CHECK(*volume.attributes.get("source") == "qubes_dom0/vm-debian-13-xfce-root");
+    CHECK(loads(*result.merged));
+}
+
+TEST_CASE("identity: a default_dispvm left at its default whose qube was replaced gets prohibit-start") {
+    System system = small_system();
+    edit_base(system, default_dvm_uuid, "0af438d2-9752-4d6a-b51e-000000000001");
+    const MergeResult result = merge_all(system);
+    REQUIRE(result.merged);
+    for (const char* qube : {"press", "sys-proton"}) {
+        CAPTURE(qube);
+        const Domain* domain = result.merged->domain(qube);
+        CHECK_FALSE(domain->property("default_dispvm"));  // still the default
+        REQUIRE(domain->feature("prohibit-start"));
+        const Change* changed = change_for(*outcome_of(result.report, "sflc_0_2"), qube, "default_dispvm");
+        REQUIRE(changed);
+        CHECK(changed->kind == "changed-default");
+    }
+    // intake names its own default_dispvm (dvm-hidden): untouched.
+    CHECK_FALSE(result.merged->domain("intake")->feature("prohibit-start"));
+    CHECK(loads(*result.merged));
+}
+
+TEST_CASE("identity: a shard written before uuids were recorded still merges, bound by name") {
+    System system = small_system();
+    for (auto& [volume, text] : system.shards) {
+        const auto open = text.find("<references>");
+        const auto close = text.find("</references>");
+        REQUIRE(open != std::string::npos);
+        REQUIRE(close != std::string::npos);
+        text.erase(open, close + std::string("</references>").size() - open);
+    }
+    const MergeResult result = merge_all(system);
+    REQUIRE(result.merged);
+    CHECK(result.report.count("merged") == 2);
+    for (const Domain& domain : result.merged->domains) CHECK_FALSE(domain.feature("prohibit-start"));
+    const Change* unverified = change_for(*outcome_of(result.report, "sflc_0_2"), "sys-proton", "netvm");
+    REQUIRE(unverified);
+    CHECK(unverified->kind == "unverified-reference");
+    CHECK(loads(*result.merged));
+    // The next split records the uuids.
+    const SplitResult again = split(*result.merged, {}, std::nullopt, split_options());
+    for (const Shard& shard : again.shards) CHECK_FALSE(shard.references.empty());
+}
+
+// No hidden name in a lower volume's files (docs/shards.md, "Placing a
+// qube"): press (sflc_0_2) on kicksecure-17, a template of sflc_0_1, keeps its
+// root snapshot in sflc_0_1's pool, so qubesd writes appvms/press/ there.
+const std::string press_root_on_v2 =
+    "<volume name=\"root\" pool=\"vm-pool\" vid=\"qubes_dom0/vm-press-root\" revisions_to_keep=\"2\" "
+    "rw=\"True\" save_on_stop=\"False\" snap_on_start=\"True\" size=\"21474836480\" "
+    "source=\"qubes_dom0/vm-debian-12-xfce-root\"/>";
+const std::string press_root_on_v1 =
+    "<volume name=\"root\" pool=\"sflc_0_1\" vid=\"appvms/press/root\" revisions_to_keep=\"1\" "
+    "rw=\"True\" save_on_stop=\"False\" snap_on_start=\"True\" size=\"21474836480\" "
+    "source=\"vm-templates/kicksecure-17/root\"/>";
+
+std::string press_on_kicksecure(std::string text) {
+    const auto at = text.find("<property name=\"name\">press</property>");
+    REQUIRE(at != std::string::npos);
+    const auto root = text.find(press_root_on_v2, at);
+    REQUIRE(root != std::string::npos);
+    text.replace(root, press_root_on_v2.size(), press_root_on_v1);
+    const auto property = text.find("<property name=\"template\">debian-12-xfce</property>", at);
+    REQUIRE(property != std::string::npos);
+    REQUIRE(property < root);
+    text.replace(property, std::string("<property name=\"template\">debian-12-xfce</property>").size(),
+                 "<property name=\"template\">kicksecure-17</property>");
+    return text;
+}
+
+TEST_CASE("placement: split refuses a qube that keeps its root snapshot in a lower volume's pool") {
+    const Document whole = parse(press_on_kicksecure(reliant::testing::slurp(small_fixture)));
+    REQUIRE(loads(whole));  // qubesd loads it
+    const SplitResult result = split(whole, {}, std::nullopt, split_options());
+    CHECK_FALSE(result.complete);
+    REQUIRE(result.base);
+    REQUIRE(result.shards.size() == 1);
+    CHECK(result.shards.front().volume == v1);
+    const ShardOutcome* refused = outcome_of(result.report, "sflc_0_2");
+    REQUIRE(refused);
+    CHECK(refused->status == "error");
+    REQUIRE(refused->reasons.size() == 2);
+    CHECK(refused->reasons.front().starts_with(
+        "'press' keeps its volume 'root' in pool 'sflc_0_1' on sflc_0_1, not on sflc_0_2: qubesd writes "
+        "appvms/press/ there"));
+    CHECK(refused->reasons.back() == "the shard is not written: its old file stays");
+    // Nothing of sflc_0_2 reached the lower volume's shard or the base.
+    const std::string lower = serialize_shard(result.shards.front()) + serialize(*result.base);
+    CHECK(lower.find("press") == std::string::npos);
+    CHECK(lower.find("sys-proton") == std::string::npos);
+
+    // The layout qubesd gives a qube based on a template of its own volume,
+    // or on a base template, is written.
+    const SplitResult fine = split(parse_file(small_fixture), {}, std::nullopt, split_options());
+    CHECK(fine.complete);
+    CHECK(fine.shards.size() == 2);
+}
+
+TEST_CASE("placement: merge lets a shard qube with data in a lower volume's pool start only after review") {
+    System system = small_system();
+    system.shards.at(v2) = press_on_kicksecure(system.shards.at(v2));
+    const MergeResult result = merge_all(system);
+    REQUIRE(result.merged);
+    CHECK(result.report.count("merged") == 2);
+    const Domain* press = result.merged->domain("press");
+    REQUIRE(press->feature("prohibit-start"));
+    CHECK(press->feature("prohibit-start")->value.find("volume root in pool sflc_0_1 of sflc_0_1") !=
+          std::string::npos);
+    const Change* review = change_for(*outcome_of(result.report, "sflc_0_2"), "press", "volume-config");
+    REQUIRE(review);
+    CHECK(review->kind == "review");
+    CHECK_FALSE(result.merged->domain("sys-proton")->feature("prohibit-start"));
     CHECK(loads(*result.merged));
 }
 
