@@ -60,6 +60,9 @@ std::string qube(const QubeSpec& q) {
            "        <volume name=\"private\" pool=\"" + q.pool + "\" vid=\"" + private_vid +
            "\" revisions_to_keep=\"1\" rw=\"True\" save_on_stop=\"True\" snap_on_start=\"False\" "
            "size=\"2147483648\"/>\n"
+           "        <volume name=\"volatile\" pool=\"" + q.pool + "\" vid=\"appvms/" + q.name +
+           "/volatile\" revisions_to_keep=\"1\" rw=\"True\" save_on_stop=\"False\" snap_on_start=\"False\" "
+           "size=\"10737418240\"/>\n"
            "        <volume name=\"kernel\" pool=\"linux-kernel\" vid=\"6.12.47-1.fc41\" revisions_to_keep=\"0\" "
            "rw=\"False\" save_on_stop=\"False\" snap_on_start=\"False\"/>\n"
            "      </volume-config>\n    </domain>\n";
