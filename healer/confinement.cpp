@@ -57,12 +57,24 @@ bool disposable_template(const Domain& qube) {
     return false;
 }
 
-// The real place of `path` (symlinks followed as far as it exists).
-std::optional<std::string> real_path(const std::string& path) {
-    std::error_code ec;
-    const fs::path real = fs::weakly_canonical(path, ec);
-    if (ec) return std::nullopt;
-    return normal(real.string());
+// `path` lies below `root` and no part of it below `root` is a symbolic
+// link, dangling or not: qubesd, the kernel and the drivers follow links, so
+// one planted on the volume could point anywhere, also at a name qubesd
+// creates only later.
+bool stays_inside(const std::string& path, const std::string& root) {
+    const std::string normal_path = normal(path);
+    if (!below(normal_path, root)) return false;
+    std::string at = root;
+    const std::string rest = normal_path.substr(root == "/" ? 1 : root.size() + 1);
+    for (std::size_t start = 0; start <= rest.size();) {
+        const std::size_t end = std::min(rest.find('/', start), rest.size());
+        at += "/" + rest.substr(start, end - start);
+        start = end + 1;
+        struct stat status {};
+        if (::lstat(at.c_str(), &status) != 0) return true;  // not there (yet): created by qubesd, not linked
+        if (S_ISLNK(status.st_mode)) return false;
+    }
+    return true;
 }
 
 // The storage every qube occupies (and the pools' own directories and thin
@@ -155,9 +167,7 @@ private:
             fail(rule::pool, name + " has no absolute dir_path");
             return;
         }
-        const auto real = real_path(*dir);
-        const auto root = real_path(volume_dir_);
-        if (!real || !root || !below(*real, *root))
+        if (!stays_inside(*dir, volume_dir_))
             fail(rule::pool, name + " resolves outside " + shard_.volume.name() + " (a symlink?)");
     }
 
@@ -257,14 +267,12 @@ private:
         check_files(where, touch.object);
     }
 
-    // The directory of `stem` resolves inside the volume, and every entry
+    // The directory of `stem` lies inside the volume through no link, and every entry
     // there whose name starts with the stem's (stem.img, stem-cow.img,
     // stem-dirty.img, revisions, ...) is a regular file.
     void check_files(const std::string& where, const std::string& stem) {
         const fs::path path(stem);
-        const auto parent = real_path(path.parent_path().string());
-        const auto root = real_path(volume_dir_);
-        if (!parent || !root || !below(*parent, *root)) {
+        if (!stays_inside(path.parent_path().string(), volume_dir_)) {
             fail(rule::own_pool, where + " resolves outside " + shard_.volume.name() + " (a symlink?)");
             return;
         }
