@@ -9,6 +9,7 @@
 
 #include "healer/footprint.h"
 #include "healer/python_values.h"
+#include "healer/snapshots.h"
 
 namespace reliant::healer {
 namespace {
@@ -203,9 +204,7 @@ private:
                 if (!pool || driver_is(pool, "linux-kernel")) continue;
                 const std::string* vid = attrs->get("vid");
                 add(*pool,
-                    resolve_object(*pool, vid ? *vid
-                                              : derive_vid(*pool, domain.value("name").value_or(""),
-                                                           domain.klass == "TemplateVM", *volume.name())),
+                    resolve_object(*pool, vid ? *vid : derived_vid(*pool, domain, *volume.name())),
                     &domain);
             }
         }
@@ -301,8 +300,7 @@ private:
     // shares.
     void check_name_space(const QubeFootprint& qube, const std::string& where, const StorageTouch& touch,
                           const Occupied& others) {
-        const std::string derived =
-            derive_vid(*touch.pool_def, qube.name, qube.qube->klass == "TemplateVM", touch.volume);
+        const std::string derived = derived_vid(*touch.pool_def, *qube.qube, touch.volume);
         if (touch.vid != derived) {
             fail(rule::name_space, where + " takes vid '" + touch.vid + "' in pool '" + touch.pool +
                                        "', which is not its own");

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "healer/references.h"
+#include "healer/snapshots.h"
 
 namespace reliant::healer {
 namespace {
@@ -93,7 +94,7 @@ private:
                 if (const std::string* vid = attrs->get("vid"))
                     found.vid = *vid;
                 else if (const Pool* p = pool(*pool_name))
-                    found.vid = derive_vid(*p, next->value("name").value_or(""), next->klass == "TemplateVM", volume);
+                    found.vid = derived_vid(*p, *next, volume);
                 return found;
             }
             current = next;
@@ -118,7 +119,6 @@ private:
         result.qube = &qube;
         result.name = qube.value("name").value_or("");
         if (const Property* property = qube.property("kernel")) result.kernel_property = property->value().value_or("");
-        const bool template_vm = qube.klass == "TemplateVM";
 
         std::vector<std::string> volumes;  // names in first-seen order, as qubesd's dict
         if (qube.volume_config)
@@ -158,7 +158,7 @@ private:
             if (const std::string* vid = attrs.get("vid")) {
                 image.vid = *vid;
             } else if (image.pool_def) {
-                image.vid = derive_vid(*image.pool_def, result.name, template_vm, name);
+                image.vid = derived_vid(*image.pool_def, qube, name);
                 image.vid_derived = true;
             }
             if (image.pool_def) image.object = resolve_object(*image.pool_def, image.vid);
@@ -212,18 +212,6 @@ std::optional<Attributes> effective_volume(const Domain& qube, const std::string
         for (const Attribute& attribute : element.attributes) merged->set(attribute.name, attribute.value);
     }
     return merged;
-}
-
-std::string derive_vid(const Pool& pool, const std::string& qube_name, bool template_vm, const std::string& volume) {
-    const std::string* driver = pool.driver();
-    if (!driver) return "";
-    if (*driver == "lvm_thin") {
-        const std::string* group = pool.attributes.get("volume_group");
-        return (group ? *group : "") + "/vm-" + qube_name + "-" + volume;
-    }
-    if (*driver == "file" || *driver == "file-reflink")
-        return std::string(template_vm ? "vm-templates/" : "appvms/") + qube_name + "/" + volume;
-    return "";
 }
 
 std::string resolve_object(const Pool& pool, const std::string& vid) {

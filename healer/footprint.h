@@ -71,10 +71,6 @@ struct QubeFootprint {
 // them: repeated elements merged in order; nullopt when none is written.
 std::optional<Attributes> effective_volume(const Domain& qube, const std::string& volume);
 
-// The vid qubesd derives for `qube`'s volume `volume` in `pool` ("" for a
-// driver it derives none for).
-std::string derive_vid(const Pool& pool, const std::string& qube_name, bool template_vm, const std::string& volume);
-
 // The object `vid` resolves to in `pool`: os.path.join(dir_path, vid)
 // lexically normalized for directory pools, the vid itself for lvm_thin, ""
 // when the pool has neither.
