@@ -45,7 +45,7 @@ public:
         shard_reviewed_.clear();
         check_claims(shard, outcome.reasons);
         if (outcome.reasons.empty()) fix_references(shard, outcome);
-        if (outcome.reasons.empty()) outcome.reasons = storage_escapes(shard, merged_, options_.volume_root);
+        if (outcome.reasons.empty()) outcome.reasons = confinement_violations(shard, merged_, options_.volume_root);
         if (outcome.reasons.empty()) review_data_elsewhere(shard, outcome);
         if (outcome.reasons.empty()) renumber(shard, outcome);
         if (!outcome.reasons.empty()) {

@@ -81,7 +81,8 @@ TEST_CASE("split does not write a shard that the next merge would freeze for its
     REQUIRE(refused);
     CHECK(refused->status == "error");
     CHECK(refused->reasons.front() ==
-          "'sys-vpn' volume 'root' takes vid 'qubes_dom0/vm-old-vpn-root' in pool 'vm-pool', which is not its own");
+          "confinement/name-space: 'sys-vpn' volume 'root' takes vid 'qubes_dom0/vm-old-vpn-root' in pool "
+          "'vm-pool', which is not its own");
 }
 
 // fuzz-split, a 15-minute campaign: sflc_0_1 was left out (a qube's root is

@@ -40,6 +40,8 @@ struct QubeSpec {
     std::string root_source = "qubes_dom0/vm-debian-12-xfce-root";
     std::string extra_properties{};
     std::string features{};
+    std::string devices{};        // <devices> elements
+    std::string extra_volumes{};  // more <volume> elements
 };
 
 std::string qube(const QubeSpec& q) {
@@ -52,7 +54,7 @@ std::string qube(const QubeSpec& q) {
            "        <property name=\"qid\">" + q.qid + "</property>\n"
            "        <property name=\"uuid\">" + q.uuid + "</property>\n" + q.extra_properties +
            "        <property name=\"template\">debian-12-xfce</property>\n"
-           "      </properties>\n      <features>" + q.features + "</features>\n      <tags/>\n"
+           "      </properties>\n      <features>" + q.features + "</features>\n      <tags/>\n" + q.devices +
            "      <volume-config>\n"
            "        <volume name=\"root\" pool=\"" + q.root_pool + "\" vid=\"" + root_vid +
            "\" revisions_to_keep=\"2\" rw=\"True\" save_on_stop=\"False\" snap_on_start=\"True\" "
@@ -60,8 +62,11 @@ std::string qube(const QubeSpec& q) {
            "        <volume name=\"private\" pool=\"" + q.pool + "\" vid=\"" + private_vid +
            "\" revisions_to_keep=\"1\" rw=\"True\" save_on_stop=\"True\" snap_on_start=\"False\" "
            "size=\"2147483648\"/>\n"
+           "        <volume name=\"volatile\" pool=\"" + q.pool + "\" vid=\"appvms/" + q.name +
+           "/volatile\" revisions_to_keep=\"1\" rw=\"True\" save_on_stop=\"False\" snap_on_start=\"False\" "
+           "size=\"10737418240\"/>\n"
            "        <volume name=\"kernel\" pool=\"linux-kernel\" vid=\"6.12.47-1.fc41\" revisions_to_keep=\"0\" "
-           "rw=\"False\" save_on_stop=\"False\" snap_on_start=\"False\"/>\n"
+           "rw=\"False\" save_on_stop=\"False\" snap_on_start=\"False\"/>\n" + q.extra_volumes +
            "      </volume-config>\n    </domain>\n";
 }
 
@@ -370,4 +375,30 @@ TEST_CASE("a shard's qube may not use a base qube's disk") {
                         "which its template chain does not give");
     // Its private volume in a base pool: not on the volume at all.
     expect_frozen_shard(shard({.domains = qube({.pool = "varlibqubes"})}), "does not keep its private volume on");
+}
+
+// Issue 16 (confinement by construction, shards.md "Confinement"): holes
+// reproduced with the real qubesd loader, now frozen by the named rule.
+TEST_CASE("a volume name, an lvm name family or a device reaches a base qube") {
+    // qubesd derives appvms/hostile/../vault/private: vault's private image.
+    expect_frozen_shard(shard({.domains = qube({.extra_volumes = "<volume name=\"../vault/private\" "
+                                                                 "pool=\"varlibqubes\" rw=\"True\"/>\n"})}),
+                        "confinement/volume-name");
+    // Qube vault-private's volume snap is qubes_dom0/vm-vault-private-snap, vault's snapshot.
+    expect_frozen_shard(shard({.domains = qube({.name = "vault-private",
+                                                .extra_volumes = "<volume name=\"snap\" pool=\"vm-pool\" "
+                                                                 "rw=\"True\"/>\n"})}),
+                        "confinement/name-space", {"<property name=\"name\">vault-private<"});
+    // sys-usb's USB controller (required, autostart), sys-net's card, a block device of dom0.
+    expect_frozen_shard(
+        shard({.domains = qube({.extra_properties = "        <property name=\"autostart\">True</property>\n",
+                                .devices = "<devices class=\"pci\"><device backend-domain=\"dom0\" id=\"00_0d.0\" "
+                                           "mode=\"required\"/></devices>"})}),
+        "confinement/device");
+    expect_frozen_shard(shard({.domains = qube({.devices = "<devices class=\"pci\"><device backend-domain=\"dom0\" "
+                                                           "id=\"00_14.3\" mode=\"required\"/></devices>"})}),
+                        "confinement/device");
+    expect_frozen_shard(shard({.domains = qube({.devices = "<devices class=\"block\"><device backend-domain=\"dom0\" "
+                                                           "id=\"nvme0n1\" mode=\"auto-attach\"/></devices>"})}),
+                        "confinement/device");
 }
