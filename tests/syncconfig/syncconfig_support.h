@@ -2,11 +2,15 @@
 #pragma once
 
 #include <algorithm>
+#include <filesystem>
+#include <map>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "common/process.h"
 #include "syncconfig/wire.h"
+#include "test_support.h"
 
 namespace reliant::syncconfig::testing {
 
@@ -68,5 +72,53 @@ private:
     std::string profile_;
     std::string bytes_;
 };
+
+// Everything a test needs to play config-mgmt and one target "work": the
+// target's home, its QubesDB (the fake-qubesdb stand-in), and the fake
+// qrexec-client-vm with its policy and the service wrapper, all under one
+// temporary directory.
+class Target {
+public:
+    Target();
+    const std::filesystem::path& root() const { return dir_.path(); }
+    std::filesystem::path home() const { return root() / "home"; }
+    std::filesystem::path state() const { return home() / ".local/state/syncconfig"; }
+    std::filesystem::path bin() const { return root() / "bin"; }
+    std::filesystem::path source() const { return root() / "mgmt"; }
+    std::string qubesdb_read() const { return (bin() / "qubesdb-read").string(); }
+
+    // dom0's side: enable a profile (its QubesDB value) for the target.
+    void enable(const std::string& name, const std::string& value, const std::string& list = "");
+    void set_qubesdb(const std::string& key, const std::string& value);
+    void remove_qubesdb(const std::string& key);
+
+    // Runs `receive PROFILE` with `stream` on stdin, as qrexec would.
+    ProcessResult receive(const std::string& stream, const std::string& profile = "test",
+                          const std::vector<std::string>& extra = {}) const;
+    // Runs another subcommand with the test's home (and QubesDB).
+    ProcessResult run(std::vector<std::string> arguments, const std::vector<std::string>& environment = {}) const;
+    std::vector<std::string> pending() const;
+
+    void write_home(const std::string& path, const std::string& content, mode_t mode = 0644) const;
+
+private:
+    reliant::testing::TempDir dir_;
+};
+
+// A snapshot of a tree: path -> type, mode, link target or content. Two
+// equal snapshots mean byte-identical files (and links, and modes).
+std::map<std::string, std::string> snapshot(const std::filesystem::path& root, const std::string& skip = "");
+
+// Runs argv on a new pseudo-terminal (its controlling terminal, so /dev/tty
+// is the pty) with `input` typed at it; returns everything it printed and
+// its exit status. Killed after a generous hang bound.
+struct TtyRun {
+    int status = -1;  // exit status, or 128 + signal
+    std::string output;
+};
+TtyRun run_on_tty(const std::vector<std::string>& argv, const std::string& input,
+                  const std::vector<std::string>& environment = {});
+
+std::string tool();
 
 }  // namespace reliant::syncconfig::testing
