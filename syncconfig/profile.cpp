@@ -15,11 +15,14 @@ bool any_match(const std::vector<std::string>& patterns, std::string_view path) 
 }
 
 std::vector<std::string_view> words(std::string_view text) {
+    // Space, tab and newline separate words; no other byte does, so an odd
+    // byte in a value makes a word that names nothing.
+    constexpr std::string_view blanks = " \t\n";
     std::vector<std::string_view> out;
     std::size_t at = 0;
     while (at < text.size()) {
-        while (at < text.size() && text[at] == ' ') ++at;
-        const std::size_t end = std::min(text.find(' ', at), text.size());
+        while (at < text.size() && blanks.find(text[at]) != std::string_view::npos) ++at;
+        const std::size_t end = std::min(text.find_first_of(blanks, at), text.size());
         if (end > at) out.push_back(text.substr(at, end - at));
         at = end;
     }

@@ -91,7 +91,8 @@ Result<Collected> collect(const std::string& source, const std::string& profile,
     Collected out;
     std::map<std::string, std::string> folded;
     std::uint64_t total = 0;
-    for (auto& [path, file] : files) {
+    for (auto& [key, file] : files) {
+        const std::string path = key;  // clang 14: no lambda capture of a structured binding
         const std::string shown = sanitize_line(path, 200);
         if (!folded.emplace(fold_case(path), path).second)
             return Error(shown + ": another file differs from it only in case", EINVAL);

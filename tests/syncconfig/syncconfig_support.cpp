@@ -19,7 +19,9 @@ namespace reliant::syncconfig::testing {
 std::string tool() { return reliant::testing::binary_dir() + "/bin/reliant-syncconfig"; }
 
 Target::Target() {
-    fs::create_directories(home());
+    // A real home has ~/.local/state already (XDG); SyncConfig adds its
+    // own directory there, which the snapshots of the home leave out.
+    fs::create_directories(home() / ".local/state");
     fs::create_directories(bin() / "qubesdb");
     fs::create_directories(bin() / "qrexec/vms/work/rpc");
     fs::create_directories(source());
@@ -105,7 +107,10 @@ std::map<std::string, std::string> snapshot(const fs::path& root, const std::str
         }
         struct stat st {};
         ::lstat(it->path().c_str(), &st);
-        std::string value = std::to_string(st.st_mode) + " " + std::to_string(st.st_nlink) + " ";
+        // Links count for files (a hard link is a change); a directory's
+        // count only says how many subdirectories it has.
+        std::string value = std::to_string(st.st_mode) + " " +
+                            (S_ISDIR(st.st_mode) ? std::string("dir") : std::to_string(st.st_nlink)) + " ";
         if (S_ISLNK(st.st_mode))
             value += "-> " + fs::read_symlink(it->path()).string();
         else if (S_ISREG(st.st_mode))
