@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
     const std::filesystem::path root = argv[1];
     std::filesystem::create_directories(root / "syncstream");
     std::filesystem::create_directories(root / "syncpath");
+    std::filesystem::create_directories(root / "syncdisplay");
     const std::vector<std::vector<std::pair<std::string, std::string>>> sets = {
         {{".bashrc", "alias ls='ls -F'\n"}},
         {{".config/git/config", "[core]\n\tsshCommand = ssh\n"}, {".gitconfig", "[user]\nname = a\n"}},
@@ -46,5 +47,11 @@ int main(int argc, char** argv) {
                                             "**/*.vim\na/b/c.vim", "a*b*c\naXbYc", ".x/../y\n/etc/passwd"};
     for (std::size_t i = 0; i < paths.size(); ++i)
         std::ofstream(root / "syncpath" / ("seed-" + std::to_string(i)), std::ios::binary) << paths[i];
+    using namespace std::string_literals;  // "..."s keeps the NUL that separates old and new
+    const std::vector<std::string> texts = {"[alias]\n\tx = !sh\n\0[alias]\n\ty = !rm -rf ~\n"s,
+                                            "a\nb\nc\n\0a\n\x1b[2Jb\nc\xe2\x80\xae\n"s,
+                                            "line\twith tab\r\n\0caf\xc3\xa9 \xe2\x80\x8b \xc0\xae\xff\n"s};
+    for (std::size_t i = 0; i < texts.size(); ++i)
+        std::ofstream(root / "syncdisplay" / ("seed-" + std::to_string(i)), std::ios::binary) << texts[i];
     return 0;
 }
