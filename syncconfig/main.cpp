@@ -10,7 +10,6 @@
 // Options only the tests use: --home, --qubesdb-read, --deadline-ms,
 // --max-pending, --reserve-bytes, --qrexec-client. The service wrapper never
 // passes them, and a qrexec caller cannot change the wrapper's argv.
-#include <pwd.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -18,6 +17,7 @@
 #include <iostream>
 
 #include "common/arguments.h"
+#include "common/file_io.h"
 #include "common/log.h"
 #include "syncconfig/apply.h"
 #include "syncconfig/display.h"
@@ -35,16 +35,17 @@ constexpr const char* usage =
     "       reliant-syncconfig pending | review [ID] | undo [--force] | recover\n"
     "       reliant-syncconfig push --source DIR --profile NAME [--secret PATTERN] [--dry-run] TARGET...\n";
 
-// The home of the user we run as, from the password database (never $HOME:
-// the environment of a service is not ours to trust).
+// The home of the user we run as, from /etc/passwd (never $HOME: the
+// environment of a service is not ours to trust).
 std::string home_of(const Arguments& args) {
     if (auto home = args.option("home")) return *home;
-    const passwd* pw = ::getpwuid(::getuid());
-    if (!pw || !pw->pw_dir || pw->pw_dir[0] != '/') {
-        log::error("no home directory for uid ", static_cast<int>(::getuid()));
+    auto passwd = read_file("/etc/passwd", 4u << 20);
+    auto home = passwd ? home_from_passwd(*passwd, ::getuid()) : Result<std::string>(passwd.error());
+    if (!home) {
+        log::error("no home directory: ", home.error());
         std::exit(5);
     }
-    return pw->pw_dir;
+    return *home;
 }
 
 std::uint64_t number(const Arguments& args, const char* name, std::uint64_t fallback) {

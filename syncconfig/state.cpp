@@ -100,6 +100,29 @@ Status remove_entry(int directory, const std::string& name) {
     return success();
 }
 
+Result<std::string> home_from_passwd(std::string_view passwd_text, unsigned uid) {
+    std::size_t at = 0;
+    while (at < passwd_text.size()) {
+        const std::size_t end = std::min(passwd_text.find('\n', at), passwd_text.size());
+        const std::string_view line = passwd_text.substr(at, end - at);
+        at = end + 1;
+        // name:password:uid:gid:gecos:home:shell
+        std::vector<std::string_view> fields;
+        std::size_t start = 0;
+        for (;;) {
+            const std::size_t colon = line.find(':', start);
+            fields.push_back(line.substr(start, colon == std::string_view::npos ? std::string_view::npos : colon - start));
+            if (colon == std::string_view::npos) break;
+            start = colon + 1;
+        }
+        if (fields.size() != 7 || fields[2] != std::to_string(uid)) continue;
+        const std::string_view home = fields[5];
+        if (home.empty() || home.front() != '/') return Error("the home directory in /etc/passwd is not absolute", EINVAL);
+        return std::string(home);
+    }
+    return Error("uid " + std::to_string(uid) + " not found in /etc/passwd", ENOENT);
+}
+
 Result<Pending> load_pending(StateDir& state, const std::string& id) {
     if (!valid_id(id)) return Error("not a transaction id", EINVAL);
     auto pending_root = state.sub("pending");

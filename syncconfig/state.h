@@ -62,4 +62,10 @@ Result<std::string> read_blob(const Pending& pending, std::size_t index);
 
 bool valid_qube_name(std::string_view name);
 
+// The home directory of `uid`, from `passwd_text` (the content of
+// /etc/passwd). Not getpwuid(): in a static binary that loads glibc's NSS
+// modules at run time, which a binary built on Debian cannot rely on in a
+// Fedora template. Qubes' VM users are local users in /etc/passwd.
+Result<std::string> home_from_passwd(std::string_view passwd_text, unsigned uid);
+
 }  // namespace reliant::syncconfig

@@ -4,6 +4,7 @@
 #include "syncconfig/display.h"
 #include "syncconfig/profile.h"
 #include "syncconfig/risk.h"
+#include "syncconfig/state.h"
 #include "syncconfig_support.h"
 
 using namespace reliant;
@@ -136,4 +137,15 @@ TEST_CASE("QubesDB through the qubesdb-read stand-in: absent keys, exact names, 
     CHECK_FALSE(enabled->has_value());
     ExecQubesDb missing("/nonexistent/qubesdb-read");
     CHECK_FALSE(enabled_profile(missing, "test").ok());  // cannot ask: an error, not "enabled"
+}
+
+TEST_CASE("the home comes from /etc/passwd, for the exact uid") {
+    const std::string passwd = "root:x:0:0:root:/root:/bin/bash\nuser:x:1000:1000:,,,:/home/user:/bin/bash\n"
+                               "odd:x:10000:1:x:/home/odd:/bin/sh\nrel:x:1001:1:x:home/rel:/bin/sh\n";
+    CHECK(*home_from_passwd(passwd, 1000) == "/home/user");
+    CHECK(*home_from_passwd(passwd, 0) == "/root");
+    CHECK(*home_from_passwd(passwd, 10000) == "/home/odd");
+    CHECK_FALSE(home_from_passwd(passwd, 100).ok());   // a prefix of 1000 and 10000 is no match
+    CHECK_FALSE(home_from_passwd(passwd, 1001).ok());  // not absolute
+    CHECK_FALSE(home_from_passwd("user:x:1000:1000::/home/user\n", 1000).ok());  // 6 fields
 }
