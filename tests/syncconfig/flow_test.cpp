@@ -169,7 +169,8 @@ TEST_CASE("flooding: at most 8 pending transactions, a stalled or cut stream sta
 
     Target s;
     lay_out_source(s);
-    spit(s.bin() / "qrexec/stall", "40 3\n");
+    s.set_deadline_ms(500);
+    spit(s.bin() / "qrexec/stall", "40\n");
     auto stalled = push(s);
     CHECK(stalled.out.find("the stream stalled past the deadline") != std::string::npos);
     CHECK(s.pending().empty());

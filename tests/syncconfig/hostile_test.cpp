@@ -170,14 +170,16 @@ TEST_CASE("flooding and stalling senders") {
     const ProcessResult third = t.receive(stream, "test", {"--max-pending", "2"});
     CHECK(third.exit_code == 3);
     CHECK(t.pending().size() == 2);
-    // A stall: the header, then silence while the pipe stays open.
+    // A stall: the header, then silence with the pipe held open until the
+    // receiver gives up (so the stall outlasts the deadline whatever the load).
     const fs::path file = t.root() / "stream";
     spit(file, stream);
     ProcessOptions options;
-    options.timeout = std::chrono::seconds(60);
+    options.timeout = std::chrono::seconds(120);
     auto stalled = run_process({"/bin/sh", "-c",
-                                "{ head -c 40 \"$1\"; sleep 2; } | \"$2\" receive --home \"$3\" --qubesdb-read \"$4\" "
-                                "--deadline-ms 300 -- test",
+                                "mkfifo \"$1.fifo\"; { head -c 40 \"$1\"; exec sleep 3600; } > \"$1.fifo\" & w=$!; "
+                                "\"$2\" receive --home \"$3\" --qubesdb-read \"$4\" --deadline-ms 300 -- test "
+                                "< \"$1.fifo\"; s=$?; kill $w; exit $s",
                                 "sh", file.string(), tool(), t.home().string(), t.qubesdb_read()},
                                options);
     REQUIRE(stalled.ok());
@@ -188,7 +190,6 @@ TEST_CASE("flooding and stalling senders") {
     CHECK(t.pending().size() == 2);
     CHECK(fs::is_empty(t.state() / "incoming"));
     CHECK(snapshot(t.home(), ".local/state/syncconfig") == before);
-    // A second receive while one holds the lock is busy, not queued.
 }
 
 namespace {

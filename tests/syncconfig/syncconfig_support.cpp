@@ -30,15 +30,20 @@ Target::Target() {
     fs::copy_file(fixtures + "fake-qrexec/qrexec-client-vm", bin() / "qrexec-client-vm");
     reliant::testing::spit(bin() / "qrexec/self", "mgmt\n");
     reliant::testing::spit(bin() / "qrexec/policy", "qubes.SyncConfig+test mgmt work allow\n");
-    // The service wrapper: install/qubes.SyncConfig plus the options only
-    // tests use (the target's home and QubesDB, a short stall deadline).
-    const fs::path wrapper = bin() / "qrexec/vms/work/rpc/qubes.SyncConfig";
-    reliant::testing::spit(wrapper, "#!/bin/sh\nexec '" + tool() + "' receive --home '" + home().string() +
-                                        "' --qubesdb-read '" + qubesdb_read() +
-                                        "' --deadline-ms 1000 -- \"${1:-}\"\n");
-    fs::permissions(wrapper, fs::perms::owner_all);
+    set_deadline_ms(60000);
     enable("test", "allow=.bashrc allow=.gitconfig allow=.config/** exec=.local/bin/* allow=.local/bin/* "
                    "secret=.config/secret/** deny=.config/denied");
+}
+
+// The service wrapper: install/qubes.SyncConfig plus the options only tests
+// use (the target's home and QubesDB, the receive deadline). The deadline is
+// a hang bound, far above any receive; only stall tests lower it.
+void Target::set_deadline_ms(int ms) const {
+    const fs::path wrapper = bin() / "qrexec/vms/work/rpc/qubes.SyncConfig";
+    reliant::testing::spit(wrapper, "#!/bin/sh\nexec '" + tool() + "' receive --home '" + home().string() +
+                                        "' --qubesdb-read '" + qubesdb_read() + "' --deadline-ms " +
+                                        std::to_string(ms) + " -- \"${1:-}\"\n");
+    fs::permissions(wrapper, fs::perms::owner_all);
 }
 
 void Target::set_qubesdb(const std::string& key, const std::string& value) {
@@ -57,7 +62,7 @@ void Target::enable(const std::string& name, const std::string& value, const std
 ProcessResult Target::receive(const std::string& stream, const std::string& profile,
                               const std::vector<std::string>& extra) const {
     std::vector<std::string> argv = {tool(), "receive", "--home", home().string(), "--qubesdb-read", qubesdb_read(),
-                                     "--deadline-ms", "2000"};
+                                     "--deadline-ms", "60000"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     argv.push_back("--");
     argv.push_back(profile);

@@ -91,6 +91,7 @@ public:
     void enable(const std::string& name, const std::string& value, const std::string& list = "");
     void set_qubesdb(const std::string& key, const std::string& value);
     void remove_qubesdb(const std::string& key);
+    void set_deadline_ms(int ms) const;
 
     // Runs `receive PROFILE` with `stream` on stdin, as qrexec would.
     ProcessResult receive(const std::string& stream, const std::string& profile = "test",
