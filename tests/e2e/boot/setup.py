@@ -20,8 +20,9 @@
 The real root is systemd (dracut's systemd module without a kernel), with
 reliant installed into it by the real installer (dracut/install/reliant-install
 --root), so the real-root units of dracut/units run at shutdown; a test
-unit stands in for qubesd (reports the qubes.xml it loads; a session may add
-a qube or rename a template as qubesd saving would), another reports and
+unit stands in for qubesd (no qubesd runs: it copies the qubes.xml handed to
+qubesd into the report, loading nothing; a session may add a qube or rename a
+template, saving as qubesd does), another reports and
 powers off, and a late shutdown unit reports what shutdown left behind.
 """
 
