@@ -1,6 +1,8 @@
-// Errors are values: what failed, the errno (or another code), the input
-// file and line it concerns when there is one, and the place in our source
-// that raised it. Result<T> carries either a value or an Error.
+// Errors are values: what failed (the operation and the file), the errno (or
+// another code), what the user can do about it, the input file and line it
+// concerns when there is one, and the place in our source that raised it.
+// Result<T> carries either a value or an Error. describe() is the one way an
+// error reaches a user: the code always as words, never as a number.
 #pragma once
 
 #include <cerrno>
@@ -17,6 +19,17 @@
 #endif
 
 namespace reliant {
+
+// The reason for a system error code in words ("No such file or directory"),
+// as strerror gives it: the one place an errno becomes text for a user.
+// Codes that are not errno values (0, negative) give "unknown error N".
+std::string errno_text(int code);
+
+// What a user can usually do about a system error code, or "" when the code
+// alone does not say: ENOENT, EINVAL, and EIO or EBUSY, which some errors
+// carry as a category rather than from a system call. Only the caller knows
+// then what is wrong and gives the advice itself (Error::advise).
+std::string_view errno_advice(int code);
 
 #if defined(__cpp_lib_source_location)
 using SourceLocation = std::source_location;
@@ -63,13 +76,20 @@ public:
     Error& context(std::string_view what) &;
     Error&& context(std::string_view what) &&;
 
+    // What the user can do about it ("is the volume mounted?"). Without it,
+    // describe() gives errno_advice(code()) when there is one. The last call
+    // wins: the caller nearest the user knows the most.
+    Error& advise(std::string what_to_do) &;
+    Error&& advise(std::string what_to_do) &&;
+    const std::string& advice() const { return advice_; }
+
     // The input position the error is about (a file being parsed, say).
     Error& at(std::string file, int line) &;
     Error&& at(std::string file, int line) &&;
     const std::string& input_file() const { return input_file_; }
     int input_line() const { return input_line_; }
 
-    // "[file:line: ]message[: strerror(code)]", as shown to a user.
+    // "[file:line: ]message[: errno_text(code)][: advice]", as shown to a user.
     std::string describe() const;
     // describe() plus " [file.cpp:42]", for diagnostics that help developers.
     std::string describe_with_location() const;
@@ -78,6 +98,7 @@ private:
     std::string message_;
     int code_;
     SourceLocation where_;
+    std::string advice_;
     std::string input_file_;
     int input_line_ = 0;
 };

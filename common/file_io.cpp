@@ -17,7 +17,7 @@ Status write_all(int fd, std::string_view bytes) {
         const ssize_t n = ::write(fd, bytes.data(), bytes.size());
         if (n < 0) {
             if (errno == EINTR) continue;
-            return Error::from_errno("write failed");
+            return Error::from_errno("cannot write the temporary file");
         }
         bytes.remove_prefix(static_cast<std::size_t>(n));
     }
@@ -28,7 +28,7 @@ Status write_all(int fd, std::string_view bytes) {
 Result<std::string> temporary_name(const std::string& base) {
     unsigned char random[8];
     if (getrandom(random, sizeof random, 0) != static_cast<ssize_t>(sizeof random))
-        return Error::from_errno("getrandom failed");
+        return Error::from_errno("cannot get random bytes (getrandom) for a temporary file's name");
     static constexpr char hex[] = "0123456789abcdef";
     std::string name = "." + base + ".tmp-";
     for (const unsigned char byte : random) {
@@ -125,7 +125,12 @@ Status write_file_atomically(const std::filesystem::path& path, std::string_view
         return Error("not a file path: " + path.string(), EINVAL);
 
     UniqueFd dir(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!dir) return Error::from_errno("cannot open directory " + directory.string());
+    if (!dir) {
+        Error error = Error::from_errno("cannot write " + path.string() + ": cannot open its directory " +
+                                        directory.string());
+        if (error.code() == ENOENT || error.code() == ENOTDIR) error.advise("create the directory first");
+        return error;
+    }
 
     if (auto status = replaceable(dir.get(), base, path); !status) return status;
 
@@ -133,20 +138,25 @@ Status write_file_atomically(const std::filesystem::path& path, std::string_view
     if (!temp) return std::move(temp).error();
     UniqueFd file(
         ::openat(dir.get(), temp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (!file) return Error::from_errno("cannot create a temporary file in " + directory.string());
+    if (!file)
+        return Error::from_errno("cannot write " + path.string() + ": cannot create a temporary file in " +
+                                 directory.string());
 
+    // Every step names the file it was writing, then the step that failed.
     auto fail = [&](Error error) -> Status {
         ::unlinkat(dir.get(), temp->c_str(), 0);
-        return std::move(error).context("writing " + path.string());
+        return std::move(error).context("cannot write " + path.string() + " (nothing changed)");
     };
     if (auto written = write_all(file.get(), bytes); !written) return fail(std::move(written).error());
-    if (::fchmod(file.get(), mode) != 0) return fail(Error::from_errno("fchmod failed"));
-    if (::fsync(file.get()) != 0) return fail(Error::from_errno("fsync failed"));
-    if (::close(file.release()) != 0) return fail(Error::from_errno("close failed"));
+    if (::fchmod(file.get(), mode) != 0) return fail(Error::from_errno("cannot set the temporary file's mode (fchmod)"));
+    if (::fsync(file.get()) != 0) return fail(Error::from_errno("cannot flush the temporary file to disk (fsync)"));
+    if (::close(file.release()) != 0) return fail(Error::from_errno("cannot close the temporary file"));
     if (auto status = replaceable(dir.get(), base, path); !status) return fail(std::move(status).error());
     if (::renameat(dir.get(), temp->c_str(), dir.get(), base.c_str()) != 0)
-        return fail(Error::from_errno("rename failed"));
-    if (::fsync(dir.get()) != 0) return Error::from_errno("cannot sync directory " + directory.string());
+        return fail(Error::from_errno("cannot rename the temporary file " + *temp + " over it"));
+    if (::fsync(dir.get()) != 0)
+        return Error::from_errno(path.string() + " is written, but its directory " + directory.string() +
+                                 " could not be flushed to disk (fsync): a power cut now could undo it");
     return success();
 }
 

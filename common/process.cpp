@@ -24,7 +24,7 @@ struct Pipe {
 
 Result<Pipe> make_pipe() {
     int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) return Error::from_errno("pipe2 failed");
+    if (::pipe2(fds, O_CLOEXEC) != 0) return Error::from_errno("cannot make a pipe for its input or output");
     return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
@@ -146,7 +146,7 @@ Result<std::string> find_program(const std::string& program, const std::string& 
         if (end > start && ::access(candidate.c_str(), X_OK) == 0) return candidate;
         start = end + 1;
     }
-    return Error(program + " not found in " + search_path, ENOENT);
+    return Error(program + " not found in " + search_path, ENOENT).advise("install it, or check the PATH");
 }
 
 Result<ProcessResult> run_process(const std::vector<std::string>& argv, const ProcessOptions& options) {
@@ -157,9 +157,9 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Pr
     auto in = make_pipe();
     auto out = make_pipe();
     auto err = make_pipe();
-    if (!in) return std::move(in).error();
-    if (!out) return std::move(out).error();
-    if (!err) return std::move(err).error();
+    if (!in) return std::move(in).error().context("cannot start " + argv[0]);
+    if (!out) return std::move(out).error().context("cannot start " + argv[0]);
+    if (!err) return std::move(err).error().context("cannot start " + argv[0]);
 
     SpawnSetup setup;
     posix_spawn_file_actions_adddup2(setup.actions(), in->read.get(), STDIN_FILENO);
@@ -192,7 +192,8 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Pr
         const int saved = errno;
         ::kill(pid, SIGKILL);
         ::waitpid(pid, nullptr, 0);
-        return Error::from_errno("pidfd_open failed", saved);
+        return Error::from_errno("cannot watch " + argv[0] + " once started (pidfd_open); it was killed", saved)
+            .advise("reliant needs Linux 5.3 or later");
     }
     set_nonblocking(in->write.get());
     set_nonblocking(out->read.get());
@@ -220,7 +221,7 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Pr
             const int saved = errno;
             ::kill(-pid, SIGKILL);
             ::waitpid(pid, nullptr, 0);
-            return Error::from_errno("poll failed", saved);
+            return Error::from_errno("cannot wait for " + argv[0] + " (poll); it was killed", saved);
         }
         if (in->write && !pending.empty()) {
             const ssize_t n = ::write(in->write.get(), pending.data(), pending.size());

@@ -28,7 +28,8 @@ Result<SecretBuffer> SecretBuffer::create(std::size_t capacity) {
     if (lock_pages(memory, mapped) != 0) {
         const int saved = errno;
         munmap(memory, mapped);
-        return Error::from_errno("cannot lock memory for a secret", saved);
+        return Error::from_errno("cannot lock memory for a secret (mlock), so it could reach swap", saved)
+            .advise("run as root, or raise the locked-memory limit (ulimit -l, LimitMEMLOCK=)");
     }
     // Keep the pages out of core dumps and out of any forked child.
     if (madvise(memory, mapped, MADV_DONTDUMP) != 0 || madvise(memory, mapped, MADV_WIPEONFORK) != 0) {

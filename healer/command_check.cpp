@@ -59,7 +59,11 @@ int run_check(const std::vector<std::string>& words) {
         Diagnostics ignored(*path);
         auto loaded = load(*path, ignored);
         if (!loaded || !*loaded) {
-            std::cerr << "reliant-healer check: cannot read the reference " << *path << '\n';
+            // The reference's own problems are not ours to report; the
+            // reason here is whether it could be read and parsed at all.
+            std::cerr << "reliant-healer check: cannot use the reference " << *path << ": "
+                      << (!loaded ? loaded.error().describe() : "it is not loadable XML (check it alone to see why)")
+                      << '\n';
             return exit_usage;
         }
         reference = std::move(**loaded);

@@ -24,6 +24,30 @@ int fail_usage(const std::string& why) {
     return 2;
 }
 
+// Writes one shard into its volume's directory. The directory is the mount
+// point of an open volume: when it is missing or not a directory, the volume
+// is not mounted there, and the message says so rather than an errno.
+Status write_shard(const std::filesystem::path& directory, const std::string& bytes) {
+    const auto path = directory / shard_file_name;
+    std::error_code ec;
+    const auto type = std::filesystem::symlink_status(directory, ec).type();
+    if (ec && type != std::filesystem::file_type::not_found)
+        return Error("cannot write the shard " + path.string() + ": cannot look at " + directory.string(),
+                     ec.value());
+    if (type != std::filesystem::file_type::directory) {
+        const char* what = type == std::filesystem::file_type::not_found ? "it does not exist"
+                           : type == std::filesystem::file_type::symlink
+                               ? "it is a symbolic link, which is never followed"
+                               : "it is another kind of file";
+        return Error("cannot write the shard " + path.string() + ": " + directory.string() +
+                     " is not a directory (" + what + ")")
+            .advise("is the volume mounted there? Mount it and run the split again; its old shard, if any, "
+                    "is unchanged");
+    }
+    remove_stale_temporaries(path);  // from a split killed earlier
+    return write_file_atomically(path, bytes, 0600);
+}
+
 }  // namespace
 
 int run_split(const std::vector<std::string>& words) {
@@ -80,12 +104,21 @@ int run_split(const std::vector<std::string>& words) {
     int status = result.complete ? 0 : 1;
     std::size_t written = 0;
     for (const Shard& shard : result.shards) {
-        const auto path = std::filesystem::path(*shard_root) / shard.volume.name() / shard_file_name;
-        remove_stale_temporaries(path);  // from a split killed earlier
-        if (auto ok = write_file_atomically(path, serialize_shard(shard), 0600); ok) {
+        const auto directory = std::filesystem::path(*shard_root) / shard.volume.name();
+        ShardOutcome* outcome = nullptr;
+        for (ShardOutcome& candidate : result.report.shards)
+            if (candidate.volume == shard.volume.name()) outcome = &candidate;
+        if (auto ok = write_shard(directory, serialize_shard(shard)); ok) {
             ++written;
+            if (outcome) outcome->status = "written";
         } else {
-            std::cerr << "reliant-healer split: a shard could not be written: " << ok.error().code() << '\n';
+            std::cerr << "reliant-healer split: " << ok.error().describe() << '\n';
+            if (outcome) {
+                outcome->status = "error";
+                outcome->qubes = 0;
+                outcome->changes.clear();
+                outcome->reasons.push_back("not written: " + ok.error().describe());
+            }
             status = 1;
         }
     }
@@ -93,16 +126,21 @@ int run_split(const std::vector<std::string>& words) {
         remove_stale_temporaries(*base_out);
         if (auto ok = write_file_atomically(*base_out, serialize(*result.base), 0660); !ok) {
             std::cerr << "reliant-healer split: " << ok.error().describe() << '\n';
+            result.report.base_status = "not written";
+            result.report.base_problems.push_back("not written: " + ok.error().describe());
             status = 1;
+        } else {
+            result.report.base_status = "written";
         }
     } else {
-        std::cerr << "reliant-healer split: the base cannot be made to load on its own; " << *base_out
-                  << " not written (see the report)\n";
+        result.report.base_status = "not written";
+        std::cerr << "reliant-healer split: the base cannot be made to load on its own, so " << *base_out
+                  << " is not written: read the report's base_problems, fix those qubes and save again\n";
     }
     if (const auto report = arguments->option("report")) {
         remove_stale_temporaries(*report);
         if (auto ok = write_file_atomically(*report, result.report.to_json(), 0600); !ok)
-            std::cerr << "reliant-healer split: cannot write the report: " << ok.error().describe() << '\n';
+            std::cerr << "reliant-healer split: the report is not written: " << ok.error().describe() << '\n';
     }
     std::cout << "reliant-healer split: " << written << " shard(s) written, " << result.report.count("kept")
               << " kept, " << result.report.count("error") << " not written\n";

@@ -35,7 +35,8 @@ std::size_t HealReport::count(const std::string& status) const {
 std::string HealReport::to_json() const {
     std::string out = "{\"operation\":" + json_quote(operation) +
                       ",\"base_changes\":" + changes(base_changes) +
-                      ",\"base_problems\":" + strings(base_problems) + ",\"shards\":[";
+                      ",\"base_problems\":" + strings(base_problems) +
+                      (base_status.empty() ? "" : ",\"base\":" + json_quote(base_status)) + ",\"shards\":[";
     for (std::size_t i = 0; i < shards.size(); ++i) {
         const ShardOutcome& s = shards[i];
         out += std::string(i ? "," : "") + "{\"volume\":" + json_quote(s.volume) +

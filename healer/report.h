@@ -19,7 +19,9 @@ struct Change {
 
 struct ShardOutcome {
     std::string volume;  // sflc_M_N
-    std::string status;  // merged, frozen, written, kept, skipped
+    // merge: merged, frozen. split: to-write (planned by split(); the command
+    // replaces it with the outcome of the write), written, kept, error.
+    std::string status;
     std::size_t qubes = 0;
     std::vector<std::string> reasons;
     std::vector<Change> changes;
@@ -29,6 +31,9 @@ struct HealReport {
     std::string operation;  // merge or split
     std::vector<Change> base_changes;
     std::vector<std::string> base_problems;
+    // split only: what became of BASE.xml ("written", "not written"); empty
+    // (and left out of the JSON) for merge, whose output is not the base.
+    std::string base_status;
     std::vector<ShardOutcome> shards;
 
     std::size_t count(const std::string& status) const;

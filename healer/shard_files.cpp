@@ -82,7 +82,10 @@ std::vector<ExistingShard> existing_shards(const fs::path& root, const XmlLimits
         existing.present = fs::symlink_status(directory.shard, ec).type() != fs::file_type::not_found;
         if (existing.present) {
             auto bytes = directory.has_shard ? reader.read(directory.shard)
-                                             : Result<std::string>(Error("not a regular file", EINVAL));
+                                             : Result<std::string>(Error(
+                                                   directory.shard.string() +
+                                                   " is not a regular file (a link, a directory or a device): "
+                                                   "it is never read"));
             if (!bytes) {
                 existing.problems.push_back(bytes.error().describe());
             } else {
@@ -103,13 +106,16 @@ Result<BootMerge> read_boot_merge(const fs::path& report) {
     if (!json) return std::move(json).error().context(report.string());
     const JsonValue* shards = json->member("shards");
     if (!shards || !shards->array())
-        return Error(report.string() + ": no shards in the merge report", EINVAL);
+        return Error(report.string() + ": no \"shards\" list in the merge report")
+            .advise("pass the report this boot's merge wrote (/run/reliant/heal-report.json)");
     BootMerge boot;
     for (const JsonValue& shard : *shards->array()) {
         const std::string* volume = shard.member("volume") ? shard.member("volume")->string() : nullptr;
         const std::string* status = shard.member("status") ? shard.member("status")->string() : nullptr;
         const auto id = volume ? parse_volume_name(*volume) : std::nullopt;
-        if (!id || !status) return Error(report.string() + ": malformed shard entry", EINVAL);
+        if (!id || !status)
+            return Error(report.string() + ": a shard entry without a volume name (sflc_M_N) or a status")
+                .advise("pass the report this boot's merge wrote (/run/reliant/heal-report.json)");
         if (*status == "merged")
             boot.merged.insert(*id);
         else

@@ -86,7 +86,10 @@ public:
         SplitResult result;
         result.report.operation = "split";
         for (const VolumeId& volume : volumes_to_consider()) {
-            ShardOutcome outcome{volume.name(), "written", 0, {}, {}};
+            // "to-write" until the file is on disk: the command that writes it
+            // turns it into "written" or "error" (a report never claims a
+            // write that did not happen).
+            ShardOutcome outcome{volume.name(), "to-write", 0, {}, {}};
             if (auto shard = build_shard(volume, outcome)) {
                 outcome.qubes = shard->content.domains.size();
                 result.shards.push_back(std::move(*shard));

@@ -45,6 +45,15 @@ void forward_crypt_log(int level, const char* message, void*) {
 
 Error crypt_error(const std::string& what, int result) { return Error(what, result < 0 ? -result : EIO); }
 
+// The one message for a base that is not what was sealed (EBADMSG: the
+// callers and tests tell a mismatch from a failure to read by it).
+Error seal_mismatch(const fs::path& base, const std::string& how) {
+    return Error("the base " + base.string() + " does not match its seal (" + how + ")", EBADMSG)
+        .advise("if you changed the base (a boot without reliant, a maintenance boot whose seal failed), boot "
+                "the maintenance entry once and leave it the normal way to seal it again; if you did not, "
+                "someone else may have: do not use this disk until you know who");
+}
+
 std::string to_hex(const unsigned char* bytes, std::size_t size) {
     static constexpr char digits[] = "0123456789abcdef";
     std::string hex;
@@ -231,7 +240,7 @@ Result<std::string> sha256_of_device(const fs::path& device) {
     ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
     std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(), EVP_MD_CTX_free);
     if (!context || EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr) != 1)
-        return Error("cannot start SHA-256", EIO);
+        return Error("cannot start SHA-256 (OpenSSL) to hash " + device.string(), ENOMEM);
     std::vector<char> buffer(read_chunk);
     for (;;) {
         const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
@@ -239,12 +248,12 @@ Result<std::string> sha256_of_device(const fs::path& device) {
         if (n < 0) return Error::from_errno("cannot read " + device.string());
         if (n == 0) break;
         if (EVP_DigestUpdate(context.get(), buffer.data(), static_cast<std::size_t>(n)) != 1)
-            return Error("SHA-256 failed", EIO);
+            return Error("SHA-256 (OpenSSL) failed while hashing " + device.string());
     }
     std::array<unsigned char, sha256_bytes> digest{};
     unsigned int size = 0;
     if (EVP_DigestFinal_ex(context.get(), digest.data(), &size) != 1 || size != sha256_bytes)
-        return Error("SHA-256 failed", EIO);
+        return Error("SHA-256 (OpenSSL) failed to finish hashing " + device.string());
     return to_hex(digest.data(), digest.size());
 }
 
@@ -256,7 +265,7 @@ Status check_whole_device_hash(const fs::path& device, const std::string& expect
     auto actual = from_hex(*actual_hex);
     if (!actual) return std::move(actual).error();
     if (CRYPTO_memcmp(actual->data(), expected->data(), sha256_bytes) != 0)
-        return Error("the base " + device.string() + " does not match its seal (SHA-256 differs)", EBADMSG);
+        return seal_mismatch(device, "SHA-256 differs");
     return success();
 }
 
@@ -272,9 +281,7 @@ Result<fs::path> open_verity(const VerityLayout& layout, const std::string& root
     const fs::path mapped = fs::path("/dev/mapper") / name;
     if (auto status = read_through(mapped); !status) {
         (void)close_verity(name);
-        return Error(
-            "the base " + layout.data.string() + " does not match its seal (dm-verity refused to read it)",
-            EBADMSG);
+        return seal_mismatch(layout.data, "dm-verity refused to read it");
     }
     return mapped;
 }
@@ -297,8 +304,7 @@ Status check_verity_in_userspace(const VerityLayout& layout, const std::string& 
     const int r =
         crypt_activate_by_volume_key(cd->get(), nullptr, root->data(), root->size(), CRYPT_ACTIVATE_READONLY);
     if (r == -EPERM || r == -EFAULT)
-        return Error("the base " + layout.data.string() + " does not match its seal (dm-verity tree differs)",
-                     EBADMSG);
+        return seal_mismatch(layout.data, "dm-verity tree differs");
     if (r < 0) return crypt_error("cannot check " + layout.data.string() + " against its hash tree", r);
     return success();
 }

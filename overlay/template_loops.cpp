@@ -112,7 +112,8 @@ Result<AttachedImage> parse_map_line(const std::string& line) {
     const auto colon = fields.size() == 5 ? fields[2].find(':') : std::string::npos;
     if (colon == std::string::npos || !parse_number(fields[2].substr(0, colon), major_number) ||
         !parse_number(fields[2].substr(colon + 1), minor_number) || !parse_number(fields[3], inode))
-        return Error("malformed loop map line", EINVAL);
+        return Error("a line that is not KIND<tab>LOOP<tab>MAJOR:MINOR<tab>INODE<tab>PATH", EINVAL)
+            .advise("the file is reliant-overlay loops' own record: do not edit it; reboot to rebuild it");
     auto kind = parse_kind(fields[0]);
     if (!kind) return std::move(kind).error();
     return AttachedImage{fields[4], fields[1], makedev(major_number, minor_number), static_cast<ino_t>(inode),
@@ -161,10 +162,10 @@ Result<std::vector<AttachedImage>> read_loop_map(const fs::path& map) {
     std::vector<AttachedImage> images;
     std::istringstream lines(*text);
     std::string line;
-    while (std::getline(lines, line)) {
+    for (int number = 1; std::getline(lines, line); ++number) {
         if (line.empty()) continue;
         auto image = parse_map_line(line);
-        if (!image) return std::move(image).error().context(map.string());
+        if (!image) return std::move(image).error().at(map.string(), number);
         images.push_back(std::move(image).value());
     }
     return images;

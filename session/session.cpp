@@ -36,8 +36,11 @@ Status make_directory(const fs::path& directory, fs::perms perms) {
     return success();
 }
 
-// Forwards a child's output (counts and messages, never names: the healer
-// and reliant-overlay print none) to ours.
+// Forwards a child's output to ours: counts and messages, never a qube's or
+// a pool's name (the healer and reliant-overlay print none). A failed split
+// write names the mount point of a volume this boot opened and merged
+// (docs/shards.md): a decoy session has only the decoy volume, and the
+// journal of a normal boot is in RAM.
 void forward(const ProcessResult& result, std::ostream& out) {
     for (const std::string* text : {&result.out, &result.err}) {
         if (text->empty()) continue;
@@ -132,7 +135,8 @@ Status split_once(const Paths& paths, shufflecake::CommandRunner& runner, std::o
     if (!fs::is_regular_file(paths.merge_report(), ec))
         return Error("no merge report at " + paths.merge_report().string() +
                          ": this boot did not merge, so nothing is split",
-                     ENOENT);
+                     ENOENT)
+            .advise("the boot's merge failed or did not run: see journalctl -u reliant-heal");
     if (auto made = make_directory(paths.split_base_out().parent_path(), fs::perms(0700)); !made) return made;
     auto lock = FileLock::exclusive(paths.split_lock());
     if (!lock) return std::move(lock).error();
@@ -142,7 +146,10 @@ Status split_once(const Paths& paths, shufflecake::CommandRunner& runner, std::o
     auto ran = runner.run(split_command(paths), options);
     if (!ran) return std::move(ran).error().context("running the healer");
     forward(*ran, out);
-    if (!ran->succeeded()) return Error("reliant-healer split " + ran->describe(), EIO);
+    // Its exit status is the reason (no errno: nothing failed an I/O call here).
+    if (!ran->succeeded())
+        return Error("reliant-healer split " + ran->describe() + ": not everything was written")
+            .advise("read " + paths.split_report().string() + " (which shard, why) and the healer's line above");
     return success();
 }
 
@@ -161,7 +168,9 @@ Status close_volumes(const Paths& paths, const DeviceResolver& resolve, shufflec
         out << "reliant-session close: not a normal reliant boot; nothing to close\n";
         return success();
     }
-    if (options->device.empty()) return Error("rd.reliant.device= is not set", EINVAL);
+    if (options->device.empty())
+        return Error("rd.reliant.device= is not set on the kernel command line")
+            .advise("set it to the Shufflecake partition (docs/cmdline.md)");
     auto device = resolve(options->device);
     if (!device) return std::move(device).error().context("the Shufflecake device");
 
@@ -192,8 +201,10 @@ Status SystemMounter::unmount(const fs::path& target) {
 
 Result<std::string> checked_seal_arguments(std::string_view printed) {
     while (!printed.empty() && printed.back() == '\n') printed.remove_suffix(1);
-    if (printed.empty()) return Error("reliant-overlay seal printed nothing", EINVAL);
-    if (printed.size() > 900) return Error("the seal arguments are too long", E2BIG);
+    if (printed.empty()) return Error("reliant-overlay seal printed no seal arguments");
+    if (printed.size() > 900)
+        return Error("the seal arguments reliant-overlay printed are longer than the 900 bytes the seal record "
+                     "holds");
     bool integrity = false;
     std::size_t start = 0;
     while (start <= printed.size()) {
@@ -269,7 +280,9 @@ Status seal_and_record(const Paths& paths, const DeviceResolver& resolve, shuffl
         } else {
             forward(*ran, out);
             if (!ran->succeeded()) {
-                arguments = Error("reliant-overlay seal " + ran->describe(), EIO);
+                arguments = Error("reliant-overlay seal " + ran->describe() + ": the base is not sealed")
+                                .advise("read its message above, fix the cause, then boot the maintenance "
+                                        "entry again and leave it the normal way to seal");
             } else {
                 auto printed = read_file(paths.seal_args(), 4096);
                 arguments = printed ? checked_seal_arguments(*printed) : Result<std::string>(std::move(printed).error());

@@ -57,7 +57,9 @@ Result<OpenOutcome> ShufflecakeGlue::open(const BlockDevice& device, const Secre
     auto before = find_volumes(device.number);
     if (!before) return std::move(before).error();
     if (!before->empty())
-        return Error("Shufflecake volumes are already open on " + device.path.string(), EBUSY);
+        return Error("Shufflecake volumes are already open on " + device.path.string(), EBUSY)
+            .advise("close them first (reliant-session close, or shufflecake close " + device.path.string() +
+                    "), or reboot");
 
     ProcessOptions options;
     options.input = passphrase.bytes();
@@ -75,14 +77,19 @@ Result<OpenOutcome> ShufflecakeGlue::open(const BlockDevice& device, const Secre
     }
     if (!ran->succeeded()) {
         log::info("shufflecake open ", ran->describe());
-        Error error(config_.command + " open " + ran->describe(), ran->timed_out ? ETIMEDOUT : EIO);
+        // The exit status is the reason; no errno is added to it (an EIO
+        // would claim an I/O error nobody saw).
+        Error error(config_.command + " open " + ran->describe(), ran->timed_out ? ETIMEDOUT : 0);
+        if (ran->timed_out) error.advise("the device may be very slow or failing: check it (dmesg), then retry");
         if (!opened->empty()) return close_after_failure(*opened, std::move(error)).error();
         if (ran->timed_out || !ran->exited) return error;
         return OpenOutcome{};  // the passphrase opened nothing
     }
     if (opened->empty()) return OpenOutcome{};
     if (!is_complete_chain(*opened))
-        return close_after_failure(*opened, Error("shufflecake open left an incomplete set of volumes", EIO))
+        return close_after_failure(*opened, Error("shufflecake open left an incomplete set of volumes "
+                                                  "(a lower volume is missing), so all were closed")
+                                                .advise("check the Shufflecake header with the upstream tools"))
             .error();
     return OpenOutcome{true, std::move(*opened)};
 }

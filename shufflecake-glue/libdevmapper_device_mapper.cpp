@@ -16,9 +16,10 @@ using Task = std::unique_ptr<dm_task, TaskDeleter>;
 
 Result<Task> make_task(int type, const std::string& name) {
     Task task(dm_task_create(type));
-    if (!task) return Error("device-mapper: cannot create a task", ENOMEM);
+    if (!task) return Error("cannot create a device-mapper request", ENOMEM);
     if (!name.empty() && !dm_task_set_name(task.get(), name.c_str()))
-        return Error("device-mapper: invalid device name", EINVAL);
+        return Error("device-mapper refuses the device name (too long, or a character it does not take)",
+                     EINVAL);
     return task;
 }
 
@@ -30,7 +31,9 @@ Status run(dm_task* task, const char* what) {
 
 Result<dm_info> existing_info(dm_task* task) {
     dm_info info{};
-    if (!dm_task_get_info(task, &info)) return Error("device-mapper: no device info", EIO);
+    if (!dm_task_get_info(task, &info))
+        return Error("device-mapper returned no information about the device", EIO)
+            .advise("is the dm_mod kernel module loaded? (dmesg)");
     if (!info.exists) return Error("device-mapper: no such device", ENXIO);
     return info;
 }

@@ -67,7 +67,14 @@ Status SystemMountTable::unmount(const std::string& mount_point) {
     // A just-closed file can keep the filesystem busy for a moment.
     for (int attempt = 0;; ++attempt) {
         if (::umount2(mount_point.c_str(), UMOUNT_NOFOLLOW) == 0) return success();
-        if (errno != EBUSY || attempt == 20) return Error::from_errno("cannot unmount a volume");
+        if (errno != EBUSY || attempt == 20) {
+            // No mount point in the message: it names the volume (docs/shufflecake.md).
+            Error error = Error::from_errno("cannot unmount a volume");
+            if (error.code() == EBUSY)
+                error.advise("a process still uses files on it: stop it (fuser -m on the volume's mount point) "
+                             "and close again");
+            return error;
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
 }

@@ -35,7 +35,8 @@ Result<FsType> identify_filesystem(std::string_view head) {
     if (has_bytes_at(head, 1080, std::string_view("\x53\xef", 2))) return FsType::ext4;
     if (has_bytes_at(head, 0, "XFSB")) return FsType::xfs;
     if (has_bytes_at(head, 65536 + 64, "_BHRfS_M")) return FsType::btrfs;
-    return Error("the volume holds no filesystem reliant can mount (ext4, xfs, btrfs)", EMEDIUMTYPE);
+    return Error("the volume holds no filesystem reliant can mount (ext4, xfs, btrfs)", EMEDIUMTYPE)
+        .advise("make one on it (mkfs.ext4 on the opened volume) before using it with reliant");
 }
 
 MountRequest mount_request(FsType type, bool discard) {
@@ -68,12 +69,16 @@ bool fsck_succeeded(FsType type, int exit_code) {
     return exit_code == 0;
 }
 
+// The messages here never name the volume's device (sflc_M_N): they reach
+// the console and kmsg, and a volume's number would tell that hidden volumes
+// exist (docs/shufflecake.md). "the volume" is the one being prepared; the
+// reason is in words and the advice says what to do.
 Result<FsType> SystemFilesystem::probe(const std::string& device) {
     UniqueFd fd(::open(device.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return Error::from_errno("cannot open a volume");
+    if (!fd) return Error::from_errno("cannot open an opened volume's device to find its filesystem");
     std::string head(filesystem_probe_size, '\0');
     const ssize_t got = ::pread(fd.get(), head.data(), head.size(), 0);
-    if (got < 0) return Error::from_errno("cannot read a volume");
+    if (got < 0) return Error::from_errno("cannot read the start of an opened volume to find its filesystem");
     head.resize(static_cast<std::size_t>(got));
     return identify_filesystem(head);
 }
@@ -83,8 +88,12 @@ Status SystemFilesystem::check(const std::string& device, FsType type) {
     auto ran = runner_.run(fsck_command(type, device), {});
     if (!ran) return std::move(ran).error().context("checking a volume");
     if (ran->exited && fsck_succeeded(type, ran->exit_code)) return success();
-    return Error("checking a volume's " + std::string(fs_type_name(type)) + " filesystem: " + ran->describe(),
-                 EUCLEAN);
+    // No errno: the checker's exit status is the reason ("Structure needs
+    // cleaning" would add nothing).
+    return Error("checking a volume's " + std::string(fs_type_name(type)) + " filesystem: " + ran->describe() +
+                 ", so no volume is mounted")
+        .advise("repair it by hand (open the volumes with shufflecake, then run fsck on the damaged one), or "
+                "boot without rd.reliant.fsck=1");
 }
 
 Status SystemFilesystem::mount(const std::string& device, const std::filesystem::path& target, FsType type,
@@ -92,16 +101,18 @@ Status SystemFilesystem::mount(const std::string& device, const std::filesystem:
     const auto request = mount_request(type, discard);
     if (::mount(device.c_str(), target.c_str(), std::string(fs_type_name(type)).c_str(), request.flags,
                 request.data.c_str()) != 0)
-        return Error::from_errno("mounting a volume");
+        return Error::from_errno("cannot mount an opened volume (" + std::string(fs_type_name(type)) + ")");
     return success();
 }
 
 Result<bool> SystemFilesystem::make_directory(const std::filesystem::path& path) {
     if (::mkdir(path.c_str(), 0700) == 0) return true;
-    if (errno != EEXIST) return Error::from_errno("cannot create " + path.parent_path().string() + "/…");
+    if (errno != EEXIST)
+        return Error::from_errno("cannot create a mount point in " + path.parent_path().string() + "/");
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec) && std::filesystem::is_empty(path, ec)) return false;
-    return Error("a mount point under " + path.parent_path().string() + " is in use", EEXIST);
+    return Error("a mount point in " + path.parent_path().string() + "/ is in use (not an empty directory)", EEXIST)
+        .advise("unmount or remove what is there, then unlock again");
 }
 
 void SystemFilesystem::remove_directory(const std::filesystem::path& path) { ::rmdir(path.c_str()); }

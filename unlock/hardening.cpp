@@ -17,7 +17,8 @@ Status harden_process() {
     // every mapping at once (sanitizer shadow maps are terabytes). The raw
     // system call, because sanitizer runtimes turn mlockall into a no-op.
     if (::syscall(SYS_mlockall, MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0)
-        return Error::from_errno("cannot lock memory");
+        return Error::from_errno("cannot lock the process's memory (mlockall), so the passphrase could reach swap")
+            .advise("run as root, or raise the locked-memory limit (LimitMEMLOCK= in the unit)");
     return success();
 }
 

@@ -108,11 +108,11 @@ Status write_one(const fs::path& directory, const GeneratedFile& file) {
     const fs::path path = directory / file.path;
     std::error_code ec;
     fs::create_directories(path.parent_path(), ec);
-    if (ec) return Error("cannot create " + path.parent_path().string() + ": " + ec.message(), ec.value());
+    if (ec) return Error("cannot create the unit directory " + path.parent_path().string(), ec.value());
     if (file.symlink) {
         fs::remove(path, ec);
         if (::symlink(file.content.c_str(), path.c_str()) != 0)
-            return Error::from_errno("cannot link " + path.string());
+            return Error::from_errno("cannot create the symbolic link " + path.string() + " -> " + file.content);
         return success();
     }
     return write_file_atomically(path, file.content, 0644);

@@ -158,6 +158,100 @@ TEST_CASE("split leaves a shard frozen at boot untouched") {
     CHECK(slurp(layout.shards / "sflc_0_2/qubes.xml") == frozen_before + "<garbage/>");
 }
 
+namespace {
+
+// A session merged from the layout, ready to split: the merge report and the
+// session's qubes.xml, as at shutdown.
+fs::path merged_session(const Layout& layout) {
+    const fs::path session = layout.run / "qubes.xml";
+    REQUIRE(healer_run({"merge", "--base", layout.base.string(), "--shard-root", layout.shards.string(),
+                        "--out", session.string(), "--report", (layout.run / "heal-report.json").string()})
+                .status == 0);
+    return session;
+}
+
+Run split_with_report(const Layout& layout, const fs::path& session, const fs::path& base_out) {
+    return healer_run({"split", "--in", session.string(), "--base-out", base_out.string(), "--shard-root",
+                       layout.shards.string(), "--merge-report", (layout.run / "heal-report.json").string(),
+                       "--report", (layout.run / "split-report.json").string()});
+}
+
+// No errno as a bare number: ": 2" at the end of a line, or a line that is
+// "... written: 2".
+bool has_bare_number_reason(const std::string& text) {
+    for (std::size_t at = text.find(": "); at != std::string::npos; at = text.find(": ", at + 1)) {
+        std::size_t end = at + 2;
+        while (end < text.size() && std::isdigit(static_cast<unsigned char>(text[end]))) ++end;
+        if (end > at + 2 && (end == text.size() || text[end] == '\n')) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("split with a volume directory missing names it, says why and what to do, and reports an error") {
+    Layout layout;
+    const fs::path session = merged_session(layout);
+    const fs::path volume = layout.shards / "sflc_0_2";
+    fs::remove_all(volume);  // the volume is not mounted at shutdown
+    const Run run = split_with_report(layout, session, layout.run / "base.xml");
+    CHECK(run.status == 1);
+    CHECK(run.err.find("cannot write the shard " + (volume / "qubes.xml").string() + ": " + volume.string() +
+                       " is not a directory (it does not exist): is the volume mounted there?") !=
+          std::string::npos);
+    CHECK_FALSE(has_bare_number_reason(run.err));
+    CHECK(run.out == "reliant-healer split: 1 shard(s) written, 0 kept, 1 not written\n");
+    CHECK_FALSE(fs::exists(volume));  // nothing made in the volume's place
+    const std::string report = slurp(layout.run / "split-report.json");
+    CHECK(report.find("\"volume\":\"sflc_0_2\",\"status\":\"error\",\"qubes\":0,\"reasons\":[\"not written: "
+                      "cannot write the shard ") != std::string::npos);
+    CHECK(report.find("\"volume\":\"sflc_0_1\",\"status\":\"written\"") != std::string::npos);
+    CHECK(report.find("\"base\":\"written\"") != std::string::npos);
+    CHECK(report.find("to-write") == std::string::npos);
+    CHECK(fs::exists(layout.shards / "sflc_0_1/qubes.xml"));
+    CHECK(fs::exists(layout.run / "base.xml"));
+}
+
+TEST_CASE("split never writes through a volume directory that is a symbolic link or a file") {
+    Layout layout;
+    const fs::path session = merged_session(layout);
+    const fs::path volume = layout.shards / "sflc_0_2";
+    const fs::path elsewhere = layout.dir / "elsewhere";
+    fs::rename(volume, elsewhere);
+    fs::create_directory_symlink(elsewhere, volume);
+    const std::string old_shard = slurp(elsewhere / "qubes.xml");
+    Run run = split_with_report(layout, session, layout.run / "base.xml");
+    CHECK(run.status == 1);
+    CHECK(run.err.find(volume.string() + " is not a directory (it is a symbolic link, which is never followed)") !=
+          std::string::npos);
+    CHECK(slurp(elsewhere / "qubes.xml") == old_shard);
+    CHECK(slurp(layout.run / "split-report.json").find("\"volume\":\"sflc_0_2\",\"status\":\"error\"") !=
+          std::string::npos);
+
+    fs::remove(volume);
+    spit(volume, "a file where the mount point should be");
+    run = split_with_report(layout, session, layout.run / "base.xml");
+    CHECK(run.status == 1);
+    CHECK(run.err.find(volume.string() + " is not a directory (it is another kind of file)") != std::string::npos);
+    CHECK(slurp(volume) == "a file where the mount point should be");
+}
+
+TEST_CASE("split reports the base as not written when its directory is missing") {
+    Layout layout;
+    const fs::path session = merged_session(layout);
+    const fs::path base_out = layout.dir / "no-such-dir" / "base.xml";
+    const Run run = split_with_report(layout, session, base_out);
+    CHECK(run.status == 1);
+    CHECK(run.err.find("cannot write " + base_out.string() + ": cannot open its directory " +
+                       base_out.parent_path().string() + ": No such file or directory: create the directory first") !=
+          std::string::npos);
+    CHECK_FALSE(has_bare_number_reason(run.err));
+    const std::string report = slurp(layout.run / "split-report.json");
+    CHECK(report.find("\"base\":\"not written\"") != std::string::npos);
+    CHECK(report.find("\"not written: cannot write " + base_out.string()) != std::string::npos);
+    CHECK(report.find("\"volume\":\"sflc_0_2\",\"status\":\"written\"") != std::string::npos);
+}
+
 TEST_CASE("list prints each qube with the volume it lives on") {
     const Run run = healer_run({"list", small_fixture});
     CHECK(run.status == 0);

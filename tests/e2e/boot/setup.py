@@ -20,8 +20,9 @@
 The real root is systemd (dracut's systemd module without a kernel), with
 reliant installed into it by the real installer (dracut/install/reliant-install
 --root), so the real-root units of dracut/units run at shutdown; a test
-unit stands in for qubesd (reports the qubes.xml it loads; a session may add
-a qube or rename a template as qubesd saving would), another reports and
+unit stands in for qubesd (no qubesd runs: it copies the qubes.xml handed to
+qubesd into the report, loading nothing; a session may add a qube or rename a
+template, saving as qubesd does), another reports and
 powers off, and a late shutdown unit reports what shutdown left behind.
 """
 
@@ -351,6 +352,17 @@ def main():
                     f"rd.reliant.verity.offset={fs_bytes}"),
     })
     system.dump(values, work / "vars.json")
+    # What `reliant-healer check` reads of a root (the kernels, the qubes
+    # callbacks), kept for scripts/demo: it checks each boot's merged
+    # qubes.xml against the root that boot ran.
+    check_root = work / "check-root"
+    shutil.rmtree(check_root, ignore_errors=True)
+    for part in (KERNEL_VERSION_DIR, "etc/qubes_callback.json"):
+        if (tree / part).is_dir():
+            shutil.copytree(tree / part, check_root / part, symlinks=True)
+        elif (tree / part).exists():
+            (check_root / part).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(tree / part, check_root / part)
     shutil.rmtree(tree)
     print("boot e2e setup: ready in", work)
 
