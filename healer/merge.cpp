@@ -12,6 +12,7 @@
 #include "healer/qubes_schema.h"
 #include "healer/references.h"
 #include "healer/shard.h"
+#include "healer/validator_cost.h"
 #include "healer/snapshots.h"
 #include "healer/template_family.h"
 
@@ -43,6 +44,7 @@ public:
         check_claims(shard, outcome.reasons);
         if (outcome.reasons.empty()) fix_references(shard, outcome);
         if (outcome.reasons.empty()) outcome.reasons = storage_escapes(shard, merged_, options_.volume_root);
+        if (outcome.reasons.empty()) outcome.reasons = load_cost_problems(shard.content, merged_, options_.load_cost);
         if (outcome.reasons.empty()) renumber(shard, outcome);
         if (!outcome.reasons.empty()) {
             outcome.changes.clear();
