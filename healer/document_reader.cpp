@@ -246,7 +246,8 @@ private:
         for (const xmlAttr* attribute = node->properties; attribute; attribute = attribute->next) {
             if (attribute->ns != nullptr) {
                 if (namespaced) {
-                    const auto* uri = attribute->ns->href ? reinterpret_cast<const char*>(attribute->ns->href) : "";
+                    const auto* uri =
+                        attribute->ns->href ? reinterpret_cast<const char*>(attribute->ns->href) : "";
                     namespaced->push_back("{" + std::string(uri) + "}" + std::string(name_of(attribute)));
                     continue;
                 }

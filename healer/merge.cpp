@@ -12,9 +12,9 @@
 #include "healer/qubes_schema.h"
 #include "healer/references.h"
 #include "healer/shard.h"
-#include "healer/validator_cost.h"
 #include "healer/snapshots.h"
 #include "healer/template_family.h"
+#include "healer/validator_cost.h"
 
 namespace reliant::healer {
 namespace {
@@ -44,8 +44,9 @@ public:
         check_claims(shard, outcome.reasons);
         if (outcome.reasons.empty()) fix_references(shard, outcome);
         if (outcome.reasons.empty()) outcome.reasons = storage_escapes(shard, merged_, options_.volume_root);
-        if (outcome.reasons.empty()) outcome.reasons = load_cost_problems(shard.content, merged_, options_.load_cost);
         if (outcome.reasons.empty()) renumber(shard, outcome);
+        if (outcome.reasons.empty())
+            outcome.reasons = load_cost_problems(shard.content, merged_, options_.load_cost);
         if (!outcome.reasons.empty()) {
             outcome.changes.clear();
             return outcome;

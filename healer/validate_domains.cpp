@@ -96,7 +96,8 @@ std::string setter_problem(const Context& context, const PropertySpec& spec,
                 if (std::string_view("bump*").find(text[i]) == std::string_view::npos ||
                     !all_of_chars(std::string_view(text).substr(i + 1, 6), "0123456789abcdef*"))
                     return in_quotes(text) +
-                           " is not a list of interface codes like p0200** (lower case: qubesd compares exactly)";
+                           " is not a list of interface codes like p0200** (lower case: qubesd compares "
+                           "exactly)";
             return {};
         }
         case ValueKind::virt_mode: {

@@ -97,7 +97,6 @@ void check_features(Context& context, const Qube& qube) {
     }
 }
 
-
 // The last global property `name` (stage 3 sets them in order), or nullptr.
 const Property* global_setting(const Context& context, std::string_view name) {
     const Property* found = nullptr;
@@ -120,7 +119,8 @@ void check_preload_rewrite(Context& context, const Qube& qube) {
     bool rewritten = false;
     for (std::size_t at = 0;;) {
         const std::size_t space = preload->value.find(' ', at);
-        std::string name = preload->value.substr(at, space == std::string::npos ? std::string::npos : space - at);
+        std::string name =
+            preload->value.substr(at, space == std::string::npos ? std::string::npos : space - at);
         if (context.find(name))
             kept.push_back(std::move(name));
         else
@@ -187,8 +187,8 @@ void check_target_tags(Context& context, const Qube& qube) {
         const Property* own = qube.domain->property(property);
         context.error("V27", own ? own->line : qube.line(),
                       "the " + std::string(property) + " of " + context.describe(qube) + " is " +
-                          in_quotes(target->name) + (own ? "" : " (the default)") + "; qubesd tags the qube " +
-                          in_quotes(std::string(property) + "-" + target->name) +
+                          in_quotes(target->name) + (own ? "" : " (the default)") +
+                          "; qubesd tags the qube " + in_quotes(std::string(property) + "-" + target->name) +
                           " at load, and a tag allows only [A-Za-z0-9_-]");
     }
 }

@@ -68,7 +68,8 @@ LoadCost load_cost(const Document& shard, const Document& system, std::size_t ho
         cost.deepest_netvm = std::max(cost.deepest_netvm, hops);
         cost.lookups += hops + hard_references(domain).size();
         for (const DeviceGroup& group : domain.devices) cost.lookups += group.devices.size();
-        if (const Feature* preload = domain.feature("preload-dispvm")) cost.lookups += word_count(preload->value);
+        if (const Feature* preload = domain.feature("preload-dispvm"))
+            cost.lookups += word_count(preload->value);
     }
     return cost;
 }
@@ -82,11 +83,13 @@ std::vector<std::string> load_cost_problems(const Document& shard, const Documen
                            std::to_string(limits.max_qubes) +
                            " a shard may hold (qubesd's load time grows with the square of the qubes)");
     if (cost.deepest_netvm > limits.max_netvm_hops)
-        problems.push_back("a netvm chain of its qubes is longer than " + std::to_string(limits.max_netvm_hops) +
+        problems.push_back("a netvm chain of its qubes is longer than " +
+                           std::to_string(limits.max_netvm_hops) +
                            " hops or loops (qubesd's load time grows with the square of a chain)");
     if (cost.lookups > limits.max_lookups)
         problems.push_back("its qubes make qubesd look qubes up " + std::to_string(cost.lookups) +
-                           " times at load, more than the " + std::to_string(limits.max_lookups) + " allowed");
+                           " times at load, more than the " + std::to_string(limits.max_lookups) +
+                           " allowed");
     return problems;
 }
 

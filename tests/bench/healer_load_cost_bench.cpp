@@ -3,8 +3,10 @@
 // and merge of the largest fixture (system-large.xml split into its 8 shards),
 // each against libxml2 alone parsing the same bytes, in the same run.
 //   build/static/tests/bench/bench-healer-load-cost [ROUNDS] [--write-worst FILE]
+//                                                   [--limits QUBES,HOPS,LOOKUPS]
 // --write-worst writes the merged worst case, for timing the real qubesd
-// loader on it (docs/shards.md, "What a shard may cost qubesd").
+// loader on it (docs/shards.md, "What a shard may cost qubesd"); --limits
+// replaces the limits, to see how that time follows them.
 #include <libxml/parser.h>
 
 #include <cstdio>
@@ -62,17 +64,22 @@ std::size_t bytes_of(const Inputs& inputs) {
 int main(int argc, char** argv) {
     int rounds = 10;
     const char* write_worst = nullptr;
+    MergeOptions options;
     for (int i = 1; i < argc; ++i) {
-        if (std::strcmp(argv[i], "--write-worst") == 0 && i + 1 < argc)
+        if (std::strcmp(argv[i], "--write-worst") == 0 && i + 1 < argc) {
             write_worst = argv[++i];
-        else
+        } else if (std::strcmp(argv[i], "--limits") == 0 && i + 1 < argc) {
+            std::size_t qubes = 0, hops = 0, lookups = 0;
+            if (std::sscanf(argv[++i], "%zu,%zu,%zu", &qubes, &hops, &lookups) != 3) return 2;
+            options.load_cost = {qubes, hops, lookups};
+        } else {
             rounds = std::atoi(argv[i]);
+        }
     }
     const auto small = read_fixture("system-small.xml");
     const auto large = read_fixture("system-large.xml");
     if (!small || !large) return 2;
 
-    MergeOptions options;
     options.validation.pci_root_buses = std::vector<std::string>{"0000:00"};
     const auto worst = bench::worst_allowed_shard(*small, options.load_cost);
     if (!worst) {
@@ -102,24 +109,28 @@ int main(int argc, char** argv) {
         const std::string out = serialize(*result.merged);
         if (output) *output = out;
     };
-    const auto results = bench::run(
-        {{"worst shard: libxml2 parse (baseline)", [&] { parse_all(worst_inputs); }},
-         {"worst shard: merge (with the cost bound)", [&] { merge_all(worst_inputs, worst_merged, &worst_output); }},
-         {"worst shard: cost bound alone",
-          [&] {
-              cost = load_cost(worst->shards[worst->filled].content, system, options.load_cost.max_netvm_hops);
-          }},
-         {"system-large: libxml2 parse (baseline)", [&] { parse_all(large_inputs); }},
-         {"system-large: merge (with the cost bound)", [&] { merge_all(large_inputs, large_merged, nullptr); }}},
-        rounds);
+    const auto results =
+        bench::run({{"worst shard: libxml2 parse (baseline)", [&] { parse_all(worst_inputs); }},
+                    {"worst shard: merge (with the cost bound)",
+                     [&] { merge_all(worst_inputs, worst_merged, &worst_output); }},
+                    {"worst shard: cost bound alone",
+                     [&] {
+                         cost = load_cost(worst->shards[worst->filled].content, system,
+                                          options.load_cost.max_netvm_hops);
+                     }},
+                    {"system-large: libxml2 parse (baseline)", [&] { parse_all(large_inputs); }},
+                    {"system-large: merge (with the cost bound)",
+                     [&] { merge_all(large_inputs, large_merged, nullptr); }}},
+                   rounds);
 
-    std::printf("worst allowed shard: %zu qubes, netvm depth %zu, %zu lookups (limits %zu, %zu, %zu); "
-                "%zu bytes in, %zu of %zu shards merged\n",
-                cost.qubes, cost.deepest_netvm, cost.lookups, options.load_cost.max_qubes,
-                options.load_cost.max_netvm_hops, options.load_cost.max_lookups, bytes_of(worst_inputs),
-                worst_merged, worst_inputs.shards.size());
-    std::printf("system-large: %zu bytes in, %zu of %zu shards merged\n", bytes_of(large_inputs), large_merged,
-                large_inputs.shards.size());
+    std::printf(
+        "worst allowed shard: %zu qubes, netvm depth %zu, %zu lookups (limits %zu, %zu, %zu); "
+        "%zu bytes in, %zu of %zu shards merged\n",
+        cost.qubes, cost.deepest_netvm, cost.lookups, options.load_cost.max_qubes,
+        options.load_cost.max_netvm_hops, options.load_cost.max_lookups, bytes_of(worst_inputs), worst_merged,
+        worst_inputs.shards.size());
+    std::printf("system-large: %zu bytes in, %zu of %zu shards merged\n", bytes_of(large_inputs),
+                large_merged, large_inputs.shards.size());
     bench::print(results);
     std::printf("merge / parse ratio (median): worst shard %.2f, system-large %.2f\n",
                 results[1].median() / results[0].median(), results[4].median() / results[3].median());

@@ -31,8 +31,8 @@ inline void replace_all(std::string& text, const std::string& from, const std::s
 
 // A copy of `model` (a hidden qube of the shard) named `name`, with its own
 // qid, uuid and volumes.
-inline healer::Domain clone(const healer::Domain& model, const std::string& model_name, const std::string& name,
-                            long long qid) {
+inline healer::Domain clone(const healer::Domain& model, const std::string& model_name,
+                            const std::string& name, long long qid) {
     healer::Domain copy = model;
     char uuid[40];
     std::snprintf(uuid, sizeof uuid, "00000000-0000-4000-8000-%012lld", qid);
@@ -76,7 +76,8 @@ inline std::optional<WorstCase> worst_allowed_shard(const healer::Document& whol
     long long qid = shard.qid_range.last;
     // A chain of netvms inside the shard, as deep as allowed: c1 -> sys-proton
     // -> sys-firewall -> sys-net, then c2 -> c1, ...
-    const std::size_t model_hops = load_cost(Document{{}, {}, {}, {model}}, system, limits.max_netvm_hops).deepest_netvm;
+    const std::size_t model_hops =
+        load_cost(Document{{}, {}, {}, {model}}, system, limits.max_netvm_hops).deepest_netvm;
     std::string upstream = model_name;
     for (std::size_t hop = model_hops + 1; hop < limits.max_netvm_hops; ++hop) {
         const std::string name = "cost-net-" + std::to_string(hop);

@@ -79,12 +79,12 @@ TEST_CASE("qube names as validate_name") {
 }
 
 TEST_CASE("python_int takes Unicode digits and spaces as int() does") {
-    CHECK(python_int("\u0664\u0662") == 42);                    // Arabic-Indic
-    CHECK(python_int("\uff14\uff12") == 42);                    // fullwidth
-    CHECK(python_int("\u0966_\u0967") == 1);                    // Devanagari, with an underscore
-    CHECK(python_int("\U0001D7CE\U0001D7CF") == 1);            // mathematical bold (4-byte UTF-8)
-    CHECK(python_int("\u00a0 42\u2003\u3000") == 42);           // no-break, em and ideographic spaces
-    CHECK(python_int("\u2028-7\u0085") == -7);                  // line separator, NEL
+    CHECK(python_int("\u0664\u0662") == 42);           // Arabic-Indic
+    CHECK(python_int("\uff14\uff12") == 42);           // fullwidth
+    CHECK(python_int("\u0966_\u0967") == 1);           // Devanagari, with an underscore
+    CHECK(python_int("\U0001D7CE\U0001D7CF") == 1);    // mathematical bold (4-byte UTF-8)
+    CHECK(python_int("\u00a0 42\u2003\u3000") == 42);  // no-break, em and ideographic spaces
+    CHECK(python_int("\u2028-7\u0085") == -7);         // line separator, NEL
     for (const char* bad : {"4\u00b2", "\u2460", "\u0664\u00a0\u0662", "\u200b42", "4\u0301", "\xff"}) {
         CAPTURE(bad);  // superscript, circled digit, inner space, zero-width space, combining mark, bad UTF-8
         CHECK_FALSE(python_int(bad).has_value());

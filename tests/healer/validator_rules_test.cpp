@@ -619,8 +619,8 @@ TEST_CASE("V19 devices_denied is compared case-sensitively, after deduplication"
     const std::string work_with = work_template + "\n        ";
     expect_error(replace(valid_system, work_template, work_with + prop("devices_denied", "P0200**")), "V19");
     expect_error(replace(valid_system, work_template, work_with + prop("devices_denied", "p0200*")), "V19");
-    const auto verdict =
-        judge(replace(valid_system, work_template, work_with + prop("devices_denied", "p0200**u03****p0200**")));
+    const auto verdict = judge(
+        replace(valid_system, work_template, work_with + prop("devices_denied", "p0200**u03****p0200**")));
     CHECK_MESSAGE(verdict.loads(), verdict.text());
 }
 
@@ -628,7 +628,8 @@ TEST_CASE("V19 kernelopts are limited to 512 characters, not bytes") {
     const std::string work_with = work_template + "\n        ";
     std::string accented;
     for (int i = 0; i < 300; ++i) accented += "\u00e9";  // 600 bytes
-    const auto verdict = judge(replace(valid_system, work_template, work_with + prop("kernelopts", accented)));
+    const auto verdict =
+        judge(replace(valid_system, work_template, work_with + prop("kernelopts", accented)));
     CHECK_MESSAGE(verdict.loads(), verdict.text());
     expect_error(replace(valid_system, work_template, work_with + prop("kernelopts", std::string(513, 'a'))),
                  "V19");
@@ -642,11 +643,12 @@ TEST_CASE("V19 integers and uuids in every spelling Python takes") {
         CHECK_MESSAGE(verdict.loads(), verdict.text());
     }
     expect_error(replace(valid_system, work_template, work_with + prop("memory", "4\u00b2")), "V19");
-    for (const char* uuid : {"{44444444-4444-4444-8444-444444444444}", "urn:uuid:44444444-4444-4444-8444-444444444444",
-                             "44444444444444448444444444444444", "44444444-4444-4444-8444-44444444444F"}) {
+    for (const char* uuid :
+         {"{44444444-4444-4444-8444-444444444444}", "urn:uuid:44444444-4444-4444-8444-444444444444",
+          "44444444444444448444444444444444", "44444444-4444-4444-8444-44444444444F"}) {
         CAPTURE(uuid);
-        const auto verdict = judge(replace(valid_system, prop("uuid", "44444444-4444-4444-8444-444444444444"),
-                                           prop("uuid", uuid)));
+        const auto verdict = judge(
+            replace(valid_system, prop("uuid", "44444444-4444-4444-8444-444444444444"), prop("uuid", uuid)));
         CHECK_MESSAGE(verdict.loads(), verdict.text());
     }
 }
@@ -661,41 +663,47 @@ TEST_CASE("V27 a guivm, audiovm or relayvm whose name cannot be a tag stops the 
         "<property name=\"uuid\">66666666-6666-4666-8666-666666666666</property>";
     expect_error(replace(renamed, secret_template, secret_template + "\n        " + prop("guivm", "sys.gui")),
                  "V27");
-    expect_error(replace(renamed, secret_template, secret_template + "\n        " + prop("audiovm", "sys.gui")),
-                 "V27");
+    expect_error(
+        replace(renamed, secret_template, secret_template + "\n        " + prop("audiovm", "sys.gui")),
+        "V27");
     // The default: every qube without its own guivm gets the global one.
-    expect_error(replace(renamed, "<property name=\"default_dispvm\">dvm</property>",
-                         "<property name=\"default_dispvm\">dvm</property>\n    " + prop("default_guivm", "sys.gui")),
-                 "V27");
+    expect_error(
+        replace(renamed, "<property name=\"default_dispvm\">dvm</property>",
+                "<property name=\"default_dispvm\">dvm</property>\n    " + prop("default_guivm", "sys.gui")),
+        "V27");
     const std::string plus = replace(valid_system, work_name, prop("name", "sys+audio"));
-    expect_error(replace(plus, secret_template, secret_template + "\n        " + prop("audiovm", "sys+audio")),
-                 "V27");
+    expect_error(
+        replace(plus, secret_template, secret_template + "\n        " + prop("audiovm", "sys+audio")), "V27");
 }
 
 TEST_CASE("V28 a preload-dispvm list qubesd rewrites at load must pass the feature's checks") {
     const auto with_features = [](const std::string& features) {
-        return replace(valid_system,
-                       "<property name=\"template\">fedora</property>\n      </properties>\n      <features/>\n      "
-                       "<tags/>\n      <volume-config>\n        <volume name=\"root\" pool=\"vm-pool\" "
-                       "vid=\"qubes_dom0/vm-dvm-root\"",
-                       "<property name=\"template\">fedora</property>\n      </properties>\n      <features>\n" +
-                           features +
-                           "      </features>\n      <tags/>\n      <volume-config>\n        <volume name=\"root\" "
-                           "pool=\"vm-pool\" vid=\"qubes_dom0/vm-dvm-root\"");
+        return replace(
+            valid_system,
+            "<property name=\"template\">fedora</property>\n      </properties>\n      <features/>\n      "
+            "<tags/>\n      <volume-config>\n        <volume name=\"root\" pool=\"vm-pool\" "
+            "vid=\"qubes_dom0/vm-dvm-root\"",
+            "<property name=\"template\">fedora</property>\n      </properties>\n      <features>\n" +
+                features +
+                "      </features>\n      <tags/>\n      <volume-config>\n        <volume name=\"root\" "
+                "pool=\"vm-pool\" vid=\"qubes_dom0/vm-dvm-root\"");
     };
     const auto feature = [](const std::string& name, const std::string& value) {
         return "        <feature name=\"" + name + "\">" + value + "</feature>\n";
     };
     // An absent name triggers the rewrite; what is left must be duplicate-free.
-    expect_error(with_features(feature("preload-dispvm-max", "3") + feature("preload-dispvm", "disp disp gone")),
-                 "V28");
+    expect_error(
+        with_features(feature("preload-dispvm-max", "3") + feature("preload-dispvm", "disp disp gone")),
+        "V28");
     // preload-dispvm-max must then be int()-able, the global one on dom0 for the global default_dispvm.
-    expect_error(with_features(feature("preload-dispvm-max", "two") + feature("preload-dispvm", "gone")), "V28");
-    expect_error(replace(with_features(feature("preload-dispvm", "gone")),
-                         "<property name=\"label\">black</property>\n      </properties>\n      <features/>",
-                         "<property name=\"label\">black</property>\n      </properties>\n      <features>\n" +
-                             feature("preload-dispvm-max", "2.0") + "      </features>"),
+    expect_error(with_features(feature("preload-dispvm-max", "two") + feature("preload-dispvm", "gone")),
                  "V28");
+    expect_error(
+        replace(with_features(feature("preload-dispvm", "gone")),
+                "<property name=\"label\">black</property>\n      </properties>\n      <features/>",
+                "<property name=\"label\">black</property>\n      </properties>\n      <features>\n" +
+                    feature("preload-dispvm-max", "2.0") + "      </features>"),
+        "V28");
     // Loads: all of the duplicates are absent; a Unicode digit; nothing absent (no rewrite).
     for (const std::string& loads :
          {with_features(feature("preload-dispvm-max", "3") + feature("preload-dispvm", "gone gone")),
@@ -707,14 +715,17 @@ TEST_CASE("V28 a preload-dispvm list qubesd rewrites at load must pass the featu
 }
 
 TEST_CASE("V8 and V31 namespaced attributes on a pool or a volume are keyword arguments too") {
-    expect_error(replace(valid_system, "<pool name=\"vm-pool\"", "<pool xmlns:x=\"urn:x\" x:note=\"1\" name=\"vm-pool\""),
+    expect_error(replace(valid_system, "<pool name=\"vm-pool\"",
+                         "<pool xmlns:x=\"urn:x\" x:note=\"1\" name=\"vm-pool\""),
                  "V8");
-    expect_error(replace(valid_system, work_private,
-                         replace(work_private, "<volume name", "<volume xmlns:x=\"urn:x\" x:note=\"1\" name")),
-                 "V31");
+    expect_error(
+        replace(valid_system, work_private,
+                replace(work_private, "<volume name", "<volume xmlns:x=\"urn:x\" x:note=\"1\" name")),
+        "V31");
     // Elsewhere qubesd reads attributes by name and never sees them.
-    const auto verdict = judge(replace(valid_system, "<domain id=\"domain-4\" class=\"AppVM\">",
-                                       "<domain xmlns:x=\"urn:x\" x:note=\"1\" id=\"domain-4\" class=\"AppVM\">"));
+    const auto verdict =
+        judge(replace(valid_system, "<domain id=\"domain-4\" class=\"AppVM\">",
+                      "<domain xmlns:x=\"urn:x\" x:note=\"1\" id=\"domain-4\" class=\"AppVM\">"));
     CHECK_MESSAGE(verdict.loads(), verdict.text());
 }
 
@@ -730,7 +741,8 @@ TEST_CASE("V17 and V21 the legacy default_fw_netvm becomes the netvm of qubes th
     // A name that does not exist, or the same as default_netvm, is only dropped.
     for (const char* target : {"gone", "sys-net"}) {
         CAPTURE(target);
-        const auto verdict = judge(replace(valid_system, globals, globals + "\n    " + prop("default_fw_netvm", target)));
+        const auto verdict =
+            judge(replace(valid_system, globals, globals + "\n    " + prop("default_fw_netvm", target)));
         CHECK_MESSAGE(verdict.loads(), verdict.text());
         CHECK(verdict.warning("V17"));
     }
@@ -804,7 +816,8 @@ TEST_CASE("load cost: qubes and lookups per shard are bounded") {
 TEST_CASE("load cost: merge takes the worst allowed shard and freezes one beyond it") {
     Diagnostics diagnostics("system-small");
     const auto small = read_document(
-        reliant::testing::slurp(reliant::testing::test_data_dir() + "/fixtures/system-small.xml"), diagnostics);
+        reliant::testing::slurp(reliant::testing::test_data_dir() + "/fixtures/system-small.xml"),
+        diagnostics);
     REQUIRE(small);
     MergeOptions options;
     options.validation.pci_root_buses = std::vector<std::string>{"0000:00"};
