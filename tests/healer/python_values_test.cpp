@@ -119,3 +119,23 @@ TEST_CASE("UUIDs in the spellings int(hex, 16) adds") {
         CHECK_FALSE(python_uuid(bad).has_value());
     }
 }
+
+// Hostile bytes (truncated and overlong UTF-8, lone continuation bytes,
+// surrogates) never make the parsers read past the text (run under ASan) and
+// never turn into a value: only decodable text can be a number or a UUID.
+TEST_CASE("python values on malformed UTF-8 decline, never overrun") {
+    const std::string tails[] = {"\xc3", "\xe2\x82", "\xf0\x9f\x98", "\x80", "\xed\xa0\x80", "\xf8\x88\x80\x80\x80"};
+    for (const std::string& tail : tails) {
+        for (const std::string& head : {std::string("42"), std::string("\u0664"), std::string(31, 'a')}) {
+            const std::string text = head + tail;
+            CAPTURE(text);
+            CHECK_FALSE(python_int(text).has_value());
+            CHECK_FALSE(python_uuid(text).has_value());
+            (void)python_length(text);
+        }
+    }
+    // Every split point of a multi-byte digit: only the whole one is a digit.
+    const std::string four = "\U0001D7D2";  // MATHEMATICAL BOLD DIGIT FOUR
+    for (std::size_t cut = 1; cut < four.size(); ++cut) CHECK_FALSE(python_int(four.substr(0, cut)).has_value());
+    CHECK(python_int(four) == 4);
+}
