@@ -238,11 +238,19 @@ private:
     }
 
     // Every attribute, as for pools and volumes whose attributes are keyword
-    // arguments: the validator judges them.
-    Attributes all_attributes(const xmlNode* node) {
+    // arguments: the validator judges them. A namespaced attribute is one too
+    // (lxml's attrib names it "{uri}name" and qubesd passes it on, which
+    // raises TypeError): its Clark name goes to `namespaced` when asked for.
+    Attributes all_attributes(const xmlNode* node, std::vector<std::string>* namespaced = nullptr) {
         Attributes result;
         for (const xmlAttr* attribute = node->properties; attribute; attribute = attribute->next) {
             if (attribute->ns != nullptr) {
+                if (namespaced) {
+                    const auto* uri =
+                        attribute->ns->href ? reinterpret_cast<const char*>(attribute->ns->href) : "";
+                    namespaced->push_back("{" + std::string(uri) + "}" + std::string(name_of(attribute)));
+                    continue;
+                }
                 unknown_attribute(node, attribute);
                 continue;
             }
@@ -356,7 +364,10 @@ private:
 
     void read_pools(const xmlNode* section, std::vector<Pool>& pools) {
         for_each_child(section, "pool", [&](const xmlNode* node) {
-            pools.push_back(Pool{all_attributes(node), line_of(node)});
+            Pool pool;
+            pool.attributes = all_attributes(node, &pool.namespaced);
+            pool.line = line_of(node);
+            pools.push_back(std::move(pool));
             no_children(node);
         });
     }
@@ -447,7 +458,10 @@ private:
 
     void read_volumes(const xmlNode* section, std::vector<Volume>& volumes) {
         for_each_child(section, "volume", [&](const xmlNode* node) {
-            volumes.push_back(Volume{all_attributes(node), line_of(node)});
+            Volume volume;
+            volume.attributes = all_attributes(node, &volume.namespaced);
+            volume.line = line_of(node);
+            volumes.push_back(std::move(volume));
             no_children(node);
         });
     }

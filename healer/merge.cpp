@@ -15,6 +15,7 @@
 #include "healer/shard.h"
 #include "healer/snapshots.h"
 #include "healer/template_family.h"
+#include "healer/validator_cost.h"
 
 namespace reliant::healer {
 namespace {
@@ -48,6 +49,8 @@ public:
         if (outcome.reasons.empty()) outcome.reasons = confinement_violations(shard, merged_, options_.volume_root);
         if (outcome.reasons.empty()) review_data_elsewhere(shard, outcome);
         if (outcome.reasons.empty()) renumber(shard, outcome);
+        if (outcome.reasons.empty())
+            outcome.reasons = load_cost_problems(shard.content, merged_, options_.load_cost);
         if (!outcome.reasons.empty()) {
             outcome.changes.clear();
             return outcome;

@@ -15,6 +15,7 @@
 #include "healer/ownership.h"
 #include "healer/report.h"
 #include "healer/validator.h"
+#include "healer/validator_cost.h"
 #include "healer/xml_reader.h"
 
 namespace reliant::healer {
@@ -35,6 +36,7 @@ struct MergeOptions {
     std::filesystem::path volume_root = "/run/shufflecake";
     ValidationOptions validation;
     XmlLimits limits;
+    LoadCostLimits load_cost;  // what a shard may cost qubesd's load (healer/validator_cost.h)
 };
 
 struct MergeResult {

@@ -46,6 +46,9 @@ struct Label {
 struct Pool {
     Attributes attributes;  // every attribute is a driver keyword argument
     int line = 0;
+    // Namespaced attributes as lxml names them ("{uri}name"): qubesd passes
+    // them as keyword arguments too, and fails. Judged, never written.
+    std::vector<std::string> namespaced{};
 
     const std::string* name() const { return attributes.get("name"); }
     const std::string* driver() const { return attributes.get("driver"); }
@@ -94,6 +97,7 @@ struct Volume {
     Attributes
         attributes;  // name pool vid revisions_to_keep rw save_on_stop snap_on_start size source ephemeral
     int line = 0;
+    std::vector<std::string> namespaced{};  // as Pool::namespaced
 
     const std::string* name() const { return attributes.get("name"); }
     const std::string* pool() const { return attributes.get("pool"); }

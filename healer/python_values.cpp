@@ -37,20 +37,86 @@ void erase_all(std::string& text, std::string_view what) {
         text.erase(at, what.size());
 }
 
+// One code point of UTF-8 at `at` (advanced past it); nullopt when malformed.
+std::optional<char32_t> next_code_point(std::string_view text, std::size_t& at) {
+    const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+    const unsigned char lead = byte(at);
+    std::size_t length = lead < 0x80           ? 1
+                         : (lead >> 5) == 0x6  ? 2
+                         : (lead >> 4) == 0xe  ? 3
+                         : (lead >> 3) == 0x1e ? 4
+                                               : 0;
+    if (length == 0 || at + length > text.size()) return std::nullopt;
+    char32_t value = length == 1 ? lead : lead & (0x7f >> length);
+    for (std::size_t i = 1; i < length; ++i) {
+        if ((byte(at + i) & 0xc0) != 0x80) return std::nullopt;
+        value = (value << 6) | (byte(at + i) & 0x3f);
+    }
+    at += length;
+    return value;
+}
+
+// Py_UNICODE_ISSPACE beyond ASCII (the ASCII ones XML allows are handled by
+// is_python_space; U+001C..U+001F cannot occur in XML).
+bool is_unicode_space(char32_t c) {
+    return c == 0x85 || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 ||
+           c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
+}
+
+// The first code point ("zero") of each run of ten decimal digits (Unicode
+// category Nd), from Python 3.11's unicodedata (Unicode 14) plus the two runs
+// Unicode 15 added (Kawi U+11F50, Nag Mundari U+1E4F0) for dom0's Python 3.13.
+constexpr char32_t digit_zeros[] = {
+    0x30,    0x660,   0x6F0,   0x7C0,   0x966,   0x9E6,   0xA66,   0xAE6,   0xB66,   0xBE6,
+    0xC66,   0xCE6,   0xD66,   0xDE6,   0xE50,   0xED0,   0xF20,   0x1040,  0x1090,  0x17E0,
+    0x1810,  0x1946,  0x19D0,  0x1A80,  0x1A90,  0x1B50,  0x1BB0,  0x1C40,  0x1C50,  0xA620,
+    0xA8D0,  0xA900,  0xA9D0,  0xA9F0,  0xAA50,  0xABF0,  0xFF10,  0x104A0, 0x10D30, 0x11066,
+    0x110F0, 0x11136, 0x111D0, 0x112F0, 0x11450, 0x114D0, 0x11650, 0x116C0, 0x11730, 0x118E0,
+    0x11950, 0x11C50, 0x11D50, 0x11DA0, 0x11F50, 0x16A60, 0x16AC0, 0x16B50, 0x1D7CE, 0x1D7D8,
+    0x1D7E2, 0x1D7EC, 0x1D7F6, 0x1E140, 0x1E2F0, 0x1E4F0, 0x1E950, 0x1FBF0};
+
+int decimal_value(char32_t c) {
+    for (const char32_t zero : digit_zeros)
+        if (c >= zero && c < zero + 10) return static_cast<int>(c - zero);
+    return -1;
+}
+
+// What CPython's int() parses after _PyUnicode_TransformDecimalAndSpaceToASCII:
+// Unicode whitespace becomes ' ', Unicode decimal digits their ASCII digit,
+// any other non-ASCII character makes the text invalid (nullopt).
+std::optional<std::string> to_python_ascii(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t at = 0; at < text.size();) {
+        const auto c = next_code_point(text, at);
+        if (!c) return std::nullopt;
+        if (*c < 0x80)
+            out += static_cast<char>(*c);
+        else if (is_unicode_space(*c))
+            out += ' ';
+        else if (const int digit = decimal_value(*c); digit >= 0)
+            out += static_cast<char>('0' + digit);
+        else
+            return std::nullopt;
+    }
+    return out;
+}
 }  // namespace
 
 std::optional<long long> python_int(std::string_view text) {
-    text = strip(text);
+    const auto ascii = to_python_ascii(text);
+    if (!ascii) return std::nullopt;
+    std::string_view rest = strip(*ascii);
     bool negative = false;
-    if (!text.empty() && (text.front() == '+' || text.front() == '-')) {
-        negative = text.front() == '-';
-        text.remove_prefix(1);
+    if (!rest.empty() && (rest.front() == '+' || rest.front() == '-')) {
+        negative = rest.front() == '-';
+        rest.remove_prefix(1);
     }
-    if (text.empty()) return std::nullopt;
+    if (rest.empty()) return std::nullopt;
     unsigned long long magnitude = 0;
     bool saturated = false;
     bool previous_digit = false;
-    for (const char c : text) {
+    for (const char c : rest) {
         if (c == '_') {
             if (!previous_digit) return std::nullopt;  // leading or doubled underscore
             previous_digit = false;
@@ -70,6 +136,13 @@ std::optional<long long> python_int(std::string_view text) {
     return negative ? -value : value;
 }
 
+std::optional<std::size_t> python_length(std::string_view text) {
+    std::size_t length = 0;
+    for (std::size_t at = 0; at < text.size(); ++length)
+        if (!next_code_point(text, at)) return std::nullopt;
+    return length;
+}
+
 std::optional<bool> property_bool(std::string_view text) {
     const std::string value = lower(text);
     if (value == "0" || value == "no" || value == "false" || value == "off") return false;
@@ -86,20 +159,43 @@ std::optional<bool> utils_parse_bool(std::string_view text) {
 }
 
 std::optional<Uuid> python_uuid(std::string_view text) {
+    // hex = hex.replace('urn:', '').replace('uuid:', '')
+    // hex = hex.strip('{}').replace('-', ''); len(hex) == 32; int(hex, 16)
     std::string hex(text);
     erase_all(hex, "urn:");
     erase_all(hex, "uuid:");
-    while (!hex.empty() && (hex.front() == '{' || hex.front() == '}')) hex.erase(hex.begin());
-    while (!hex.empty() && (hex.back() == '{' || hex.back() == '}')) hex.pop_back();
+    const std::size_t first = hex.find_first_not_of("{}");
+    if (first == std::string::npos) return std::nullopt;
+    hex = hex.substr(first, hex.find_last_not_of("{}") - first + 1);
     erase_all(hex, "-");
-    if (hex.size() != 32) return std::nullopt;
-    Uuid uuid{};
-    for (std::size_t i = 0; i < 16; ++i) {
-        const int high = hex_value(hex[2 * i]);
-        const int low = hex_value(hex[2 * i + 1]);
-        if (high < 0 || low < 0) return std::nullopt;
-        uuid[i] = static_cast<std::uint8_t>(high * 16 + low);
+    if (python_length(hex) != 32) return std::nullopt;  // characters, not bytes
+    // int(hex, 16): Unicode digits and spaces, surrounding whitespace, a '+'
+    // sign, a 0x prefix and single underscores are all accepted.
+    const auto ascii = to_python_ascii(hex);
+    if (!ascii) return std::nullopt;
+    std::string_view rest = strip(*ascii);
+    if (!rest.empty() && rest.front() == '+') rest.remove_prefix(1);
+    bool previous_digit = false;
+    if (rest.size() >= 2 && rest[0] == '0' && (rest[1] == 'x' || rest[1] == 'X')) {
+        rest.remove_prefix(2);
+        previous_digit = true;  // "0x_1f" is valid
     }
+    std::string digits;
+    for (const char c : rest) {
+        if (c == '_') {
+            if (!previous_digit) return std::nullopt;
+            previous_digit = false;
+            continue;
+        }
+        if (hex_value(c) < 0) return std::nullopt;
+        digits += c;
+        previous_digit = true;
+    }
+    if (!previous_digit || digits.empty() || digits.size() > 32) return std::nullopt;
+    digits.insert(0, 32 - digits.size(), '0');
+    Uuid uuid{};
+    for (std::size_t i = 0; i < 16; ++i)
+        uuid[i] = static_cast<std::uint8_t>(hex_value(digits[2 * i]) * 16 + hex_value(digits[2 * i + 1]));
     return uuid;
 }
 

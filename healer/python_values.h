@@ -11,10 +11,14 @@
 
 namespace reliant::healer {
 
-// Python int(text): surrounding whitespace, a sign, decimal digits with single
-// underscores between them. Values beyond the 64-bit range saturate (every
+// Python int(text): surrounding whitespace (Unicode spaces included), a sign,
+// decimal digits (any Unicode decimal digit, as int() takes "\u0664\u0660") with
+// single underscores between them. Values beyond the 64-bit range saturate (every
 // range check qubesd makes then fails, as it would on the big integer).
 std::optional<long long> python_int(std::string_view text);
+
+// Python len(text) of UTF-8 text: characters, not bytes (nullopt: not UTF-8).
+std::optional<std::size_t> python_length(std::string_view text);
 
 // qubes.property.bool: 0/no/false/off and 1/yes/true/on, any case.
 std::optional<bool> property_bool(std::string_view text);
@@ -25,7 +29,8 @@ bool is_canonical_bool(std::string_view text);
 std::optional<bool> utils_parse_bool(std::string_view text);
 
 using Uuid = std::array<std::uint8_t, 16>;
-// uuid.UUID(text): accepts braces, "urn:uuid:", upper case, hyphens anywhere.
+// uuid.UUID(text): accepts braces, "urn:uuid:", upper case, hyphens anywhere,
+// and what int(hex, 16) takes (Unicode digits, spaces, "+", "0x", "_").
 std::optional<Uuid> python_uuid(std::string_view text);
 std::string canonical_uuid(const Uuid& uuid);
 bool is_nil(const Uuid& uuid);

@@ -75,7 +75,8 @@ std::string setter_problem(const Context& context, const PropertySpec& spec,
                 return "kernel name " + in_quotes(text) + " contains '/'";
             return {};
         case ValueKind::kernelopts:
-            if (text.size() > 512) return "is longer than 512 characters";
+            // len() of the Python string: characters, not UTF-8 bytes.
+            if (python_length(text).value_or(text.size()) > 512) return "is longer than 512 characters";
             return {};
         case ValueKind::default_user: {
             const std::string user = value.value_or("None");  // str(None)
@@ -84,15 +85,19 @@ std::string setter_problem(const Context& context, const PropertySpec& spec,
             return {};
         }
         case ValueKind::denied_list: {
+            // _setter_denied_list: DeviceInterface.from_str_bulk cuts the text
+            // into 7-character codes (a length that is no multiple of 7 raises),
+            // then the sorted, deduplicated codes must match
+            // ^([bump*][0-9a-f*]{6})*$, case-sensitively: "P0200**" fails.
             if (text.empty()) return {};
-            std::string lowered(text);
-            std::transform(lowered.begin(), lowered.end(), lowered.begin(),
-                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-            if (lowered.size() % 7 != 0) return "is not a list of 7-character interface codes";
-            for (std::size_t i = 0; i < lowered.size(); i += 7)
-                if (std::string_view("bump*").find(lowered[i]) == std::string_view::npos ||
-                    !all_of_chars(std::string_view(lowered).substr(i + 1, 6), "0123456789abcdef*"))
-                    return in_quotes(text) + " is not a list of interface codes like p0200**";
+            if (python_length(text).value_or(1) % 7 != 0)
+                return in_quotes(text) + " is not a list of 7-character interface codes";
+            for (std::size_t i = 0; i < text.size(); i += 7)
+                if (std::string_view("bump*").find(text[i]) == std::string_view::npos ||
+                    !all_of_chars(std::string_view(text).substr(i + 1, 6), "0123456789abcdef*"))
+                    return in_quotes(text) +
+                           " is not a list of interface codes like p0200** (lower case: qubesd compares "
+                           "exactly)";
             return {};
         }
         case ValueKind::virt_mode: {

@@ -10,6 +10,14 @@
 namespace reliant::healer::detail {
 namespace {
 
+// Tags.add: string.ascii_letters + string.digits + "_-".
+bool tag_safe(std::string_view text) {
+    return std::all_of(text.begin(), text.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return (u < 0x80 && std::isalnum(u)) || c == '_' || c == '-';
+    });
+}
+
 bool is_hex(std::string_view text) {
     return std::all_of(text.begin(), text.end(),
                        [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
@@ -89,17 +97,109 @@ void check_features(Context& context, const Qube& qube) {
     }
 }
 
+// The last global property `name` (stage 3 sets them in order), or nullptr.
+const Property* global_setting(const Context& context, std::string_view name) {
+    const Property* found = nullptr;
+    for (const Property& property : context.document.properties)
+        if (property.name == name) found = &property;
+    return found;
+}
+
+// DVMTemplateMixin.on_domain_loaded (domain-load, both releases): a
+// disposable template whose preload-dispvm feature names a qube that does not
+// exist gets the list rewritten without it, and the rewrite goes through the
+// feature's validation: preload-dispvm-max (the global one on dom0 when this is
+// the global default_dispvm) must be int()-able, and what is left must hold no
+// name twice. Either failure aborts the load.
+void check_preload_rewrite(Context& context, const Qube& qube) {
+    if (!qube.template_for_dispvms) return;
+    const Feature* preload = qube.domain->feature("preload-dispvm");
+    if (!preload || preload->value.empty()) return;
+    std::vector<std::string> kept;  // value.split(" ")
+    bool rewritten = false;
+    for (std::size_t at = 0;;) {
+        const std::size_t space = preload->value.find(' ', at);
+        std::string name =
+            preload->value.substr(at, space == std::string::npos ? std::string::npos : space - at);
+        if (context.find(name))
+            kept.push_back(std::move(name));
+        else
+            rewritten = true;
+        if (space == std::string::npos) break;
+        at = space + 1;
+    }
+    if (!rewritten) return;
+    const std::string where = "feature 'preload-dispvm' of " + context.describe(qube);
+
+    // get_feat_preload_max, evaluated before anything else is compared.
+    const Feature* maximum = nullptr;
+    std::string whose = context.describe(qube);
+    const Property* global_dispvm = global_setting(context, "default_dispvm");
+    if (global_dispvm && global_dispvm->value() && qube.has_name && *global_dispvm->value() == qube.name)
+        if (const Qube* dom0 = context.qube_named("dom0"))
+            if ((maximum = dom0->domain->feature("preload-dispvm-max"))) whose = "dom0 (global)";
+    if (!maximum) maximum = qube.domain->feature("preload-dispvm-max");
+    if (maximum && !maximum->value.empty() && !python_int(maximum->value)) {
+        context.error("V28", preload->line,
+                      where + " names qubes that do not exist; qubesd rewrites it at load and then reads " +
+                          "preload-dispvm-max of " + whose + ", " + in_quotes(maximum->value) +
+                          ", which is not an integer");
+        return;
+    }
+    std::set<std::string> seen;
+    for (const std::string& name : kept)
+        if (!seen.insert(name).second) {
+            context.error("V28", preload->line,
+                          where + " names qubes that do not exist; qubesd rewrites it at load and refuses " +
+                              "the result, which names " + in_quotes(name) + " twice");
+            return;
+        }
+}
+
+// The effective guivm/audiovm (explicit, else the global default, else dom0)
+// of a qube that has the property, or nullptr for None; relayvm (no global
+// default) is only the explicit one.
+const Qube* effective_target(const Context& context, const Qube& qube, std::string_view property,
+                             std::string_view global_default) {
+    if (const Property* own = qube.domain->property(property)) {
+        const auto value = own->value();
+        return value && !value->empty() ? context.qube_named(*value) : nullptr;
+    }
+    if (global_default.empty()) return nullptr;
+    if (const Property* global = global_setting(context, global_default)) {
+        const auto value = global->value();
+        return value && !value->empty() ? context.qube_named(*value) : nullptr;
+    }
+    return context.qube_named("dom0");
+}
+
+// The GUI, audio and relay extensions tag each qube at domain-load with
+// "guivm-<name>", "audiovm-<name>", "relayvm-<name>" (Tags.add allows only
+// ASCII letters, digits, '_' and '-'): a target whose name has any other
+// character ('.', '+', non-ASCII; qubesd loads such names) aborts the load.
+void check_target_tags(Context& context, const Qube& qube) {
+    static constexpr std::pair<std::string_view, std::string_view> targets[] = {
+        {"guivm", "default_guivm"}, {"audiovm", "default_audiovm"}, {"relayvm", ""}};
+    for (const auto& [property, global_default] : targets) {
+        if (!vm_property(*qube.klass, property)) continue;
+        const Qube* target = effective_target(context, qube, property, global_default);
+        if (!target || tag_safe(target->name)) continue;
+        const Property* own = qube.domain->property(property);
+        context.error("V27", own ? own->line : qube.line(),
+                      "the " + std::string(property) + " of " + context.describe(qube) + " is " +
+                          in_quotes(target->name) + (own ? "" : " (the default)") +
+                          "; qubesd tags the qube " + in_quotes(std::string(property) + "-" + target->name) +
+                          " at load, and a tag allows only [A-Za-z0-9_-]");
+    }
+}
+
 void check_tags(Context& context, const Qube& qube) {
     for (const Tag& tag : qube.domain->tags) {
         if (!tag.name) {
             context.error("V27", tag.line, "tag without a name on " + context.describe(qube));
             continue;
         }
-        const bool valid = std::all_of(tag.name->begin(), tag.name->end(), [](char c) {
-            const auto u = static_cast<unsigned char>(c);
-            return (u < 0x80 && std::isalnum(u)) || c == '_' || c == '-';
-        });
-        if (!valid)
+        if (!tag_safe(*tag.name))
             context.error("V27", tag.line,
                           "tag " + in_quotes(*tag.name) + " of " + context.describe(qube) +
                               " has characters outside [A-Za-z0-9_-]");
@@ -176,6 +276,8 @@ void check_extras(Context& context) {
         if (!qube.klass || qube.domain == &context.implicit_dom0) continue;
         check_features(context, qube);
         check_tags(context, qube);
+        check_preload_rewrite(context, qube);
+        check_target_tags(context, qube);
         check_devices(context, qube, root_buses);
         if ((qube.is(VmClass::remote) || qube.is(VmClass::admin)) && qube.domain->volume_config)
             context.warning("V30", qube.line(),

@@ -91,6 +91,30 @@ void check_global_pool(Context& context, const Property& property) {
     context.error("V10", property.line, "global " + in_quotes(*property.name) + " " + why);
 }
 
+// Qubes._migrate_global_properties (both releases), before stage 3: a legacy
+// global default_fw_netvm naming an existing qube, when default_netvm is
+// absent or names another existing qube, becomes the netvm of every qube that
+// provides network and has no netvm element; then it is dropped. A name that
+// does not exist (or an empty default_netvm) only drops it. Returns the name
+// the migration writes, if it does.
+std::optional<std::string> default_fw_netvm_migration(const Context& context) {
+    const auto first = [&](std::string_view name) -> const Property* {  // xml.find
+        for (const Property& property : context.document.properties)
+            if (property.name == name) return &property;
+        return nullptr;
+    };
+    const Property* legacy = first("default_fw_netvm");
+    if (!legacy || !legacy->text) return std::nullopt;
+    const auto fw_netvm = context.find(*legacy->text);
+    if (!fw_netvm) return std::nullopt;
+    std::optional<std::size_t> default_netvm;
+    if (const Property* current = first("default_netvm")) {
+        if (!current->text || !(default_netvm = context.find(*current->text))) return std::nullopt;
+    }
+    if (default_netvm == fw_netvm) return std::nullopt;
+    return *legacy->text;
+}
+
 }  // namespace
 
 void check_global_properties(Context& context) {
@@ -103,6 +127,12 @@ void check_global_properties(Context& context) {
         }
         const std::string& name = *property.name;
         const PropertySpec* spec = global_property(name);
+        if (name == "default_fw_netvm") {
+            context.warning("V17", property.line,
+                            "legacy global 'default_fw_netvm': qubesd drops it at load, after making it the "
+                            "netvm of every qube that provides network and has no netvm of its own");
+            continue;
+        }
         if (!spec || (spec->main_only && !context.main_counts())) {
             context.warning(
                 "V17", property.line,
@@ -145,6 +175,7 @@ void check_global_properties(Context& context) {
 }
 
 void check_references(Context& context) {
+    const std::optional<std::string> migrated_netvm = default_fw_netvm_migration(context);
     for (Qube& qube : context.qubes) {
         if (!qube.klass || qube.domain == &context.implicit_dom0) continue;
         const Holder holder{context.describe(qube), qube.line()};
@@ -166,6 +197,20 @@ void check_references(Context& context) {
                 qube.net = !ok ? Qube::Net::invalid : target ? Qube::Net::qube : Qube::Net::none;
                 if (target) qube.netvm = *target;
             }
+        }
+        if (migrated_netvm && has_netvm(*qube.klass) && qube.provides_network &&
+            !qube.domain->property("netvm")) {
+            Property migrated;
+            migrated.name = "netvm";
+            migrated.text = migrated_netvm;
+            migrated.line = qube.line();
+            const Holder from_legacy{holder.description + " (given by the legacy global default_fw_netvm)",
+                                     holder.line};
+            bool ok = false;
+            const auto target =
+                resolve_reference(context, *vm_property(*qube.klass, "netvm"), migrated, from_legacy, ok);
+            qube.net = !ok ? Qube::Net::invalid : target ? Qube::Net::qube : Qube::Net::none;
+            if (target) qube.netvm = *target;
         }
         if ((qube.is(VmClass::app) || qube.is(VmClass::disp)) && !template_given)
             context.error("V22", qube.line(),

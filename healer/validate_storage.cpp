@@ -205,6 +205,9 @@ private:
                 it = configs.end() - 1;
             }
             for (const auto& [key, value] : volume.attributes) it->second.set(key, Value::from_xml(value));
+            // node.items() includes namespaced attributes ("{uri}name"): they
+            // reach the driver as keyword arguments and raise TypeError (V31).
+            for (const std::string& key : volume.namespaced) it->second.set(key, Value::from_xml(""));
             it->second.line = volume.line;
         }
         return configs;

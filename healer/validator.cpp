@@ -160,6 +160,14 @@ bool check_pool_arguments(Context& context, const Pool& pool, const std::string&
             ok = false;
         }
     }
+    // lxml names a namespaced attribute "{uri}name", and _get_pool passes it
+    // on like any other: TypeError, which aborts the whole load.
+    for (const std::string& key : pool.namespaced) {
+        context.error("V8", pool.line,
+                      "pool " + in_quotes(name) + ": driver " + std::string(spec.driver) +
+                          " takes no argument " + in_quotes(key) + " (a namespaced attribute)");
+        ok = false;
+    }
     for (const auto required : spec.required)
         if (!pool.attributes.get(required)) {
             context.error("V8", pool.line,

@@ -3,6 +3,10 @@
 // to load (F rules); warnings what it survives (R and H rules).
 #include <doctest/doctest.h>
 
+#include "../bench/worst_shard.h"
+#include "healer/serializer.h"
+#include "healer/validator_cost.h"
+#include "test_support.h"
 #include "validator_test_support.h"
 
 using namespace reliant::healer;
@@ -606,4 +610,236 @@ TEST_CASE("M4 a deniable pool no qube uses reveals its volume") {
             sflc_pool +
                 R"(<pool name="sflc_0_2" dir_path="/run/shufflecake/sflc_0_2/pool" driver="file-reflink" revisions_to_keep="1" ephemeral_volatile="False"/>)"),
         "M4");
+}
+
+// Issue 16: what qubesd does at load that the rules above must follow, each
+// next to the spelling or layout it accepts (cases 130-158 of the corpus are
+// the same checks on a full system, with the real loader's verdicts).
+TEST_CASE("V19 devices_denied is compared case-sensitively, after deduplication") {
+    const std::string work_with = work_template + "\n        ";
+    expect_error(replace(valid_system, work_template, work_with + prop("devices_denied", "P0200**")), "V19");
+    expect_error(replace(valid_system, work_template, work_with + prop("devices_denied", "p0200*")), "V19");
+    const auto verdict = judge(
+        replace(valid_system, work_template, work_with + prop("devices_denied", "p0200**u03****p0200**")));
+    CHECK_MESSAGE(verdict.loads(), verdict.text());
+}
+
+TEST_CASE("V19 kernelopts are limited to 512 characters, not bytes") {
+    const std::string work_with = work_template + "\n        ";
+    std::string accented;
+    for (int i = 0; i < 300; ++i) accented += "\u00e9";  // 600 bytes
+    const auto verdict =
+        judge(replace(valid_system, work_template, work_with + prop("kernelopts", accented)));
+    CHECK_MESSAGE(verdict.loads(), verdict.text());
+    expect_error(replace(valid_system, work_template, work_with + prop("kernelopts", std::string(513, 'a'))),
+                 "V19");
+}
+
+TEST_CASE("V19 integers and uuids in every spelling Python takes") {
+    const std::string work_with = work_template + "\n        ";
+    for (const char* memory : {"\u0664\u0660\u0660", "\u00a0400\u2003", "\uff14\uff10\uff10", "4_00"}) {
+        CAPTURE(memory);
+        const auto verdict = judge(replace(valid_system, work_template, work_with + prop("memory", memory)));
+        CHECK_MESSAGE(verdict.loads(), verdict.text());
+    }
+    expect_error(replace(valid_system, work_template, work_with + prop("memory", "4\u00b2")), "V19");
+    for (const char* uuid :
+         {"{44444444-4444-4444-8444-444444444444}", "urn:uuid:44444444-4444-4444-8444-444444444444",
+          "44444444444444448444444444444444", "44444444-4444-4444-8444-44444444444F"}) {
+        CAPTURE(uuid);
+        const auto verdict = judge(
+            replace(valid_system, prop("uuid", "44444444-4444-4444-8444-444444444444"), prop("uuid", uuid)));
+        CHECK_MESSAGE(verdict.loads(), verdict.text());
+    }
+}
+
+TEST_CASE("V27 a guivm, audiovm or relayvm whose name cannot be a tag stops the load") {
+    // A qube named "sys.gui" loads (qubesd does not validate names at load);
+    // naming it as a guivm makes qubesd add the tag "guivm-sys.gui", which fails.
+    const std::string renamed = replace(valid_system, work_name, prop("name", "sys.gui"));
+    const auto alone = judge(renamed);
+    CHECK_MESSAGE(alone.loads(), alone.text());
+    const std::string secret_template =
+        "<property name=\"uuid\">66666666-6666-4666-8666-666666666666</property>";
+    expect_error(replace(renamed, secret_template, secret_template + "\n        " + prop("guivm", "sys.gui")),
+                 "V27");
+    expect_error(
+        replace(renamed, secret_template, secret_template + "\n        " + prop("audiovm", "sys.gui")),
+        "V27");
+    // The default: every qube without its own guivm gets the global one.
+    expect_error(
+        replace(renamed, "<property name=\"default_dispvm\">dvm</property>",
+                "<property name=\"default_dispvm\">dvm</property>\n    " + prop("default_guivm", "sys.gui")),
+        "V27");
+    const std::string plus = replace(valid_system, work_name, prop("name", "sys+audio"));
+    expect_error(
+        replace(plus, secret_template, secret_template + "\n        " + prop("audiovm", "sys+audio")), "V27");
+}
+
+TEST_CASE("V28 a preload-dispvm list qubesd rewrites at load must pass the feature's checks") {
+    const auto with_features = [](const std::string& features) {
+        return replace(
+            valid_system,
+            "<property name=\"template\">fedora</property>\n      </properties>\n      <features/>\n      "
+            "<tags/>\n      <volume-config>\n        <volume name=\"root\" pool=\"vm-pool\" "
+            "vid=\"qubes_dom0/vm-dvm-root\"",
+            "<property name=\"template\">fedora</property>\n      </properties>\n      <features>\n" +
+                features +
+                "      </features>\n      <tags/>\n      <volume-config>\n        <volume name=\"root\" "
+                "pool=\"vm-pool\" vid=\"qubes_dom0/vm-dvm-root\"");
+    };
+    const auto feature = [](const std::string& name, const std::string& value) {
+        return "        <feature name=\"" + name + "\">" + value + "</feature>\n";
+    };
+    // An absent name triggers the rewrite; what is left must be duplicate-free.
+    expect_error(
+        with_features(feature("preload-dispvm-max", "3") + feature("preload-dispvm", "disp disp gone")),
+        "V28");
+    // preload-dispvm-max must then be int()-able, the global one on dom0 for the global default_dispvm.
+    expect_error(with_features(feature("preload-dispvm-max", "two") + feature("preload-dispvm", "gone")),
+                 "V28");
+    expect_error(
+        replace(with_features(feature("preload-dispvm", "gone")),
+                "<property name=\"label\">black</property>\n      </properties>\n      <features/>",
+                "<property name=\"label\">black</property>\n      </properties>\n      <features>\n" +
+                    feature("preload-dispvm-max", "2.0") + "      </features>"),
+        "V28");
+    // Loads: all of the duplicates are absent; a Unicode digit; nothing absent (no rewrite).
+    for (const std::string& loads :
+         {with_features(feature("preload-dispvm-max", "3") + feature("preload-dispvm", "gone gone")),
+          with_features(feature("preload-dispvm-max", "\u0662") + feature("preload-dispvm", "gone")),
+          with_features(feature("preload-dispvm-max", "two") + feature("preload-dispvm", "disp disp"))}) {
+        const auto verdict = judge(loads);
+        CHECK_MESSAGE(verdict.loads(), verdict.text());
+    }
+}
+
+TEST_CASE("V8 and V31 namespaced attributes on a pool or a volume are keyword arguments too") {
+    expect_error(replace(valid_system, "<pool name=\"vm-pool\"",
+                         "<pool xmlns:x=\"urn:x\" x:note=\"1\" name=\"vm-pool\""),
+                 "V8");
+    expect_error(
+        replace(valid_system, work_private,
+                replace(work_private, "<volume name", "<volume xmlns:x=\"urn:x\" x:note=\"1\" name")),
+        "V31");
+    // Elsewhere qubesd reads attributes by name and never sees them.
+    const auto verdict =
+        judge(replace(valid_system, "<domain id=\"domain-4\" class=\"AppVM\">",
+                      "<domain xmlns:x=\"urn:x\" x:note=\"1\" id=\"domain-4\" class=\"AppVM\">"));
+    CHECK_MESSAGE(verdict.loads(), verdict.text());
+}
+
+TEST_CASE("V17 and V21 the legacy default_fw_netvm becomes the netvm of qubes that provide network") {
+    const std::string globals = "<property name=\"default_dispvm\">dvm</property>";
+    const std::string netvm_line = "<property name=\"netvm\"></property>";
+    // sys-net provides network and loses its own (empty) netvm element.
+    const std::string base = replace(valid_system, netvm_line + "\n        ", "");
+    // default_fw_netvm names a qube that provides no network, default_netvm is
+    // absent: sys-net gets netvm 'work', which fails.
+    const std::string no_default = replace(base, "    " + prop("default_netvm", "sys-net") + "\n", "");
+    expect_error(replace(no_default, globals, globals + "\n    " + prop("default_fw_netvm", "work")), "V21");
+    // A name that does not exist, or the same as default_netvm, is only dropped.
+    for (const char* target : {"gone", "sys-net"}) {
+        CAPTURE(target);
+        const auto verdict =
+            judge(replace(valid_system, globals, globals + "\n    " + prop("default_fw_netvm", target)));
+        CHECK_MESSAGE(verdict.loads(), verdict.text());
+        CHECK(verdict.warning("V17"));
+    }
+}
+
+// The load-cost bound merge applies to shards (healer/validator_cost.h).
+namespace {
+
+Document parsed(const std::string& xml) {
+    Diagnostics diagnostics("test");
+    auto document = read_document(xml, diagnostics);
+    REQUIRE_MESSAGE(document, diagnostics.items().size());
+    return *document;
+}
+
+// A shard-like document of AppVMs: {name, netvm} ("" = no netvm element).
+Document qubes_with_netvms(const std::vector<std::pair<std::string, std::string>>& qubes) {
+    std::string xml = "<qubes><labels/><pools/><properties/><domains>";
+    for (const auto& [name, netvm] : qubes) {
+        xml += "<domain class=\"AppVM\"><properties><property name=\"name\">" + name +
+               "</property><property name=\"provides_network\">True</property>"
+               "<property name=\"template\">fedora</property>";
+        if (!netvm.empty()) xml += "<property name=\"netvm\">" + netvm + "</property>";
+        xml += "</properties></domain>";
+    }
+    return parsed(xml + "</domains></qubes>");
+}
+
+}  // namespace
+
+TEST_CASE("load cost: netvm chains through the system are bounded, loops refused") {
+    const Document system = parsed(valid_system);  // sys-net has no netvm; default_netvm is sys-net
+    // n1 -> sys-net is 1 hop; n8 is 8 hops deep, the limit.
+    std::vector<std::pair<std::string, std::string>> chain{{"n1", "sys-net"}};
+    for (int i = 2; i <= 8; ++i) chain.push_back({"n" + std::to_string(i), "n" + std::to_string(i - 1)});
+    const LoadCost at_limit = load_cost(qubes_with_netvms(chain), system, 8);
+    CHECK(at_limit.deepest_netvm == 8);
+    CHECK(load_cost_problems(qubes_with_netvms(chain), system).empty());
+    chain.push_back({"n9", "n8"});
+    const auto deeper = load_cost_problems(qubes_with_netvms(chain), system);
+    REQUIRE(deeper.size() == 1);
+    CHECK(deeper.front().find("netvm chain") != std::string::npos);
+    // The default netvm counts: no netvm element means default_netvm (sys-net).
+    CHECK(load_cost(qubes_with_netvms({{"plain", ""}}), system, 8).deepest_netvm == 1);
+    // A loop never ends.
+    CHECK_FALSE(load_cost_problems(qubes_with_netvms({{"a", "b"}, {"b", "a"}}), system).empty());
+    CHECK_FALSE(load_cost_problems(qubes_with_netvms({{"self", "self"}}), system).empty());
+}
+
+TEST_CASE("load cost: qubes and lookups per shard are bounded") {
+    const Document system = parsed(valid_system);
+    const Document two = qubes_with_netvms({{"a", "sys-net"}, {"b", "a"}});
+    // Lookups: a has template + netvm (2) + 1 hop, b has 2 + 2 hops.
+    CHECK(load_cost(two, system, 8).lookups == 7);
+    LoadCostLimits limits;
+    CHECK(load_cost_problems(two, system, limits).empty());
+    limits.max_lookups = 6;
+    CHECK(load_cost_problems(two, system, limits).size() == 1);
+    limits = {};
+    limits.max_qubes = 1;
+    CHECK(load_cost_problems(two, system, limits).size() == 1);
+    // Device assignments and preload-dispvm names are lookups too.
+    Document busy = two;
+    busy.domains[0].set_feature("preload-dispvm", "b b b");
+    CHECK(load_cost(busy, system, 8).lookups == 10);
+}
+
+// The worst shard the limits allow (the one the load-cost benchmark times,
+// and whose merged output the real loader was timed on) merges; one lookup
+// more and merge freezes it with the reason.
+TEST_CASE("load cost: merge takes the worst allowed shard and freezes one beyond it") {
+    Diagnostics diagnostics("system-small");
+    const auto small = read_document(
+        reliant::testing::slurp(reliant::testing::test_data_dir() + "/fixtures/system-small.xml"),
+        diagnostics);
+    REQUIRE(small);
+    MergeOptions options;
+    options.validation.pci_root_buses = std::vector<std::string>{"0000:00"};
+    auto worst = reliant::bench::worst_allowed_shard(*small, options.load_cost);
+    REQUIRE(worst);
+    const auto merge_worst = [&] {
+        std::vector<ShardInput> inputs;
+        for (const Shard& shard : worst->shards) inputs.push_back({shard.volume, serialize_shard(shard), {}});
+        return merge(worst->base, inputs, options);
+    };
+    const MergeResult taken = merge_worst();
+    REQUIRE(taken.merged);
+    for (const ShardOutcome& outcome : taken.report.shards) {
+        CAPTURE(outcome.volume);
+        CHECK(outcome.status == "merged");
+    }
+    Domain& dvm = *worst->shards[worst->filled].content.domain("cost-dvm");
+    dvm.set_feature("preload-dispvm", dvm.feature("preload-dispvm")->value + " cost-app-1");
+    const MergeResult frozen = merge_worst();
+    REQUIRE(frozen.merged);
+    const ShardOutcome& outcome = frozen.report.shards[worst->filled];
+    CHECK(outcome.status == "frozen");
+    REQUIRE(outcome.reasons.size() == 1);
+    CHECK(outcome.reasons.front().find("look qubes up 4097 times") != std::string::npos);
 }
