@@ -5,6 +5,7 @@
 #include <chrono>
 #include <csignal>
 #include <fstream>
+#include <thread>
 #include <string>
 
 #include "common/secret_buffer.h"
@@ -107,7 +108,16 @@ TEST_CASE("a timeout kills the child and its descendants") {
     CHECK(result->describe() == "timed out");
     const std::string grandchild = result->out.substr(0, result->out.find('\n'));
     REQUIRE(!grandchild.empty());
-    CHECK_MESSAGE(process_is_gone(grandchild), "the background sleep " << grandchild << " outlived the timeout");
+    // SIGKILL is sent before run_process returns, but the grandchild may
+    // still be in the middle of exiting (its stdout closed, not yet a
+    // zombie): wait for that, bounded. A `sleep 1000` gone within 10 s was
+    // killed; one that was not killed is still there after them.
+    bool gone = process_is_gone(grandchild);
+    for (int waited = 0; !gone && waited < 1000; ++waited) {
+        std::this_thread::sleep_for(10ms);
+        gone = process_is_gone(grandchild);
+    }
+    CHECK_MESSAGE(gone, "the background sleep " << grandchild << " outlived the timeout");
 }
 
 TEST_CASE("a child killed by a signal is reported as such") {
