@@ -367,6 +367,61 @@ TEST_CASE("identity: after a heuristic template replacement a named DispVM is re
     CHECK(loads(*result.merged));
 }
 
+// A named DispVM runs on its disposable template's template, one link
+// further than its own reference. Merge needs no record of that link: the
+// DispVM's private volume is a snapshot of its disposable template's, in the
+// same pool (qubesd looks a written source up in the volume's own pool,
+// Storage.init_volume, and gives a DispVM's private a source from the chain,
+// which a volume that is not snap_on_start may not have), so a DispVM lies
+// on its disposable template's volume, where that qube's own reference
+// shows a change of template. A hand-made shard that puts disp-fieldwork on
+// default-dvm, a disposable template of the base, does not load in qubesd:
+// frozen, with the reason.
+TEST_CASE("identity: a shard's named DispVM on a base disposable template is frozen") {
+    const struct {
+        const char* layout;
+        std::string private_volume;
+        std::string reason;
+    } layouts[] = {
+        {"its private a snapshot of default-dvm's, in the shard's pool",
+         "<volume name=\"private\" pool=\"sflc_0_1\" vid=\"appvms/disp-fieldwork/private\" "
+         "revisions_to_keep=\"1\" rw=\"True\" save_on_stop=\"False\" snap_on_start=\"True\" "
+         "size=\"2147483648\" source=\"qubes_dom0/vm-default-dvm-private\"/>",
+         "no volume of pool 'sflc_0_1' loaded before it"},
+        {"its private its own image",
+         "<volume name=\"private\" pool=\"sflc_0_1\" vid=\"appvms/disp-fieldwork/private\" "
+         "revisions_to_keep=\"1\" rw=\"True\" save_on_stop=\"True\" snap_on_start=\"False\" "
+         "size=\"2147483648\"/>",
+         // qubesd then takes its pool from the chain (the base's): its vid
+         // there is not its own (and qubesd would refuse a source on a
+         // volume that is not snap_on_start, V34).
+         "in pool 'vm-pool', which is not its own"},
+    };
+    for (const auto& [layout, private_volume, reason] : layouts) {
+        CAPTURE(layout);
+        System system = small_system();
+        const VolumeId v1{0, 1};
+        edit_shard(system, v1, "<property name=\"template\">dvm-hidden</property>",
+                   "<property name=\"template\">default-dvm</property>");
+        edit_shard(system, v1, "source=\"qubes_dom0/vm-debian-12-xfce-root\"/>\n        <volume name=\"private\" pool=\"sflc_0_1\" vid=\"appvms/disp-fieldwork/private\"",
+                   "source=\"qubes_dom0/vm-fedora-41-xfce-root\"/>\n        <volume name=\"private\" pool=\"sflc_0_1\" vid=\"appvms/disp-fieldwork/private\"");
+        edit_shard(system, v1,
+                   "<volume name=\"private\" pool=\"sflc_0_1\" vid=\"appvms/disp-fieldwork/private\" "
+                   "revisions_to_keep=\"1\" rw=\"True\" save_on_stop=\"False\" snap_on_start=\"True\" "
+                   "size=\"2147483648\" source=\"appvms/dvm-hidden/private\"/>",
+                   private_volume);
+        const MergeResult result = merge_all(system);
+        REQUIRE(result.merged);
+        const ShardOutcome* outcome = outcome_of(result.report, "sflc_0_1");
+        CHECK(outcome->status == "frozen");
+        std::string reasons;
+        for (const std::string& why : outcome->reasons) reasons += why + "\n";
+        CHECK_MESSAGE(reasons.find(reason) != std::string::npos, reasons);
+        CHECK_FALSE(result.merged->domain("disp-fieldwork"));
+        CHECK(loads(*result.merged));
+    }
+}
+
 TEST_CASE("identity: a default_dispvm left at its default whose qube was replaced gets prohibit-start") {
     System system = small_system();
     edit_base(system, default_dvm_uuid, "0af438d2-9752-4d6a-b51e-000000000001");

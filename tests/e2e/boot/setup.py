@@ -38,6 +38,8 @@ from pathlib import Path
 import system
 
 HERE = Path(__file__).resolve().parent
+# The qubesd stand-in (what it does not reproduce: its README).
+FAKE_QUBESD = HERE.parents[1] / "fixtures" / "fake-qubesd"
 E2E = HERE.parent
 HARNESS = E2E / "harness" / "e2e.py"
 INSTALLER = E2E.parent.parent / "dracut" / "install" / "reliant-install"
@@ -159,10 +161,12 @@ def make_root(args, tree: Path, base_xml: Path):
     install("/bin/busybox", test_dir / "busybox")
     for applet in APPLETS:
         link("../busybox", test_dir / "bin" / applet)
-    for script in ("qubesd-start", "session", "shutdown-report"):
+    install(FAKE_QUBESD / "qubesd-start", test_dir / "qubesd-start")
+    for script in ("session", "shutdown-report"):
         install(HERE / "root" / script, test_dir / script)
     units = tree / "etc/systemd/system"
-    for unit in ("qubesd.service", "reliant-test-session.service", "reliant-test-shutdown.service"):
+    install(FAKE_QUBESD / "qubesd.service", units / "qubesd.service", 0o644)
+    for unit in ("reliant-test-session.service", "reliant-test-shutdown.service"):
         install(HERE / "root" / unit, units / unit, 0o644)
     link("/usr/lib/systemd/system/multi-user.target", units / "default.target")
     link("/etc/systemd/system/qubesd.service", units / "multi-user.target.wants/qubesd.service")
