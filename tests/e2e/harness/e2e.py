@@ -220,7 +220,7 @@ def writable_copy(disk_dir: Path, disk):
 def qemu_argv(scenario, kernel, initrd, run_dir, serial_base, disk_dir):
     memory = str(scenario.get("memory", 512))
     argv = ["timeout", "-k", "10", str(scenario.get("timeout", 240)),
-            "qemu-system-x86_64", "-machine", "q35", "-accel", "tcg,tb-size=64", "-cpu", "max",
+            "qemu-system-x86_64", "-machine", "q35", "-accel", "tcg,tb-size=64", "-cpu", "qemu64",
             "-m", memory, "-smp", "1", "-nodefaults", "-display", "none", "-vga", "none",
             "-no-reboot", "-serial", f"pipe:{serial_base}",
             "-kernel", kernel, "-initrd", initrd,
