@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <unistd.h>
 
+#include "common/hex.h"
 #include "common/unique_fd.h"
 
 namespace reliant {
@@ -29,13 +30,7 @@ Result<std::string> temporary_name(const std::string& base) {
     unsigned char random[8];
     if (getrandom(random, sizeof random, 0) != static_cast<ssize_t>(sizeof random))
         return Error::from_errno("cannot get random bytes (getrandom) for a temporary file's name");
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string name = "." + base + ".tmp-";
-    for (const unsigned char byte : random) {
-        name += hex[byte >> 4];
-        name += hex[byte & 0xf];
-    }
-    return name;
+    return "." + base + ".tmp-" + to_hex(random, sizeof random);
 }
 
 // What may stand at a name write_file_atomically replaces: nothing, or a

@@ -67,13 +67,7 @@ int run_merge(const std::vector<std::string>& words) {
     }
 
     // Every output is checked before anything is written (docs/security.md, "Outputs").
-    for (const auto& option : {"out", "report"})
-        if (const auto path = arguments->option(option))
-            if (auto replaceable = check_replaceable(*path); !replaceable) {
-                std::cerr << "reliant-healer merge: --" << option << ": " << replaceable.error().describe()
-                          << "; nothing written\n";
-                return 2;
-            }
+    if (!outputs_replaceable("merge", *arguments, {"out", "report"})) return 2;
 
     auto bytes = read_file(*base_path, options.limits.max_bytes);
     if (!bytes) {

@@ -1,5 +1,9 @@
 #include "healer/command_options.h"
 
+#include <iostream>
+
+#include "common/file_io.h"
+
 namespace reliant::healer {
 
 Result<ValidationOptions> validation_options(const Arguments& arguments) {
@@ -26,6 +30,18 @@ Result<ValidationOptions> validation_options(const Arguments& arguments) {
         options.pci_root_buses = list;
     }
     return options;
+}
+
+bool outputs_replaceable(std::string_view command, const Arguments& arguments,
+                         std::initializer_list<const char*> options) {
+    for (const char* option : options)
+        if (const auto path = arguments.option(option))
+            if (auto replaceable = check_replaceable(*path); !replaceable) {
+                std::cerr << "reliant-healer " << command << ": --" << option << ": "
+                          << replaceable.error().describe() << "; nothing written\n";
+                return false;
+            }
+    return true;
 }
 
 }  // namespace reliant::healer

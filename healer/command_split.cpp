@@ -79,13 +79,7 @@ int run_split(const std::vector<std::string>& words) {
 
     // Every output named on the command line is checked before anything is
     // written; shard files are checked as they are written.
-    for (const auto& option : {"base-out", "report"})
-        if (const auto path = arguments->option(option))
-            if (auto replaceable = check_replaceable(*path); !replaceable) {
-                std::cerr << "reliant-healer split: --" << option << ": " << replaceable.error().describe()
-                          << "; nothing written\n";
-                return 2;
-            }
+    if (!outputs_replaceable("split", *arguments, {"base-out", "report"})) return 2;
 
     const XmlLimits limits;
     auto bytes = read_file(*in, limits.max_bytes);

@@ -271,28 +271,49 @@ private:
     // stem-dirty.img, revisions, ...) is a regular file.
     void check_files(const std::string& where, const std::string& stem) {
         const fs::path path(stem);
-        if (!stays_inside(path.parent_path().string(), volume_dir_)) {
+        const std::string directory = path.parent_path().string();
+        if (!stays_inside(directory, volume_dir_)) {
             fail(rule::own_pool, where + " resolves outside " + shard_.volume.name() + " (a symlink?)");
             return;
         }
-        std::error_code ec;
-        fs::directory_iterator it(path.parent_path(), ec);
-        if (ec) return;  // nothing there yet: qubesd creates regular files
+        const Listing& listing = listing_of(directory);
+        if (listing.too_many) {
+            fail(rule::own_pool, where + ": its directory has too many entries to check");
+            return;
+        }
         const std::string prefix = path.filename().string();
-        std::size_t count = 0;
-        for (; it != fs::directory_iterator(); it.increment(ec)) {
-            if (ec) break;
-            if (++count > max_directory_entries) {
-                fail(rule::own_pool, where + ": its directory has too many entries to check");
-                return;
-            }
-            if (!it->path().filename().string().starts_with(prefix)) continue;
-            struct stat status {};
-            if (::lstat(it->path().c_str(), &status) != 0 || !S_ISREG(status.st_mode)) {
+        for (const auto& [name, regular] : listing.entries)
+            if (name.starts_with(prefix) && !regular) {
                 fail(rule::own_pool, where + ": a file of the volume is a link, device or directory");
                 return;
             }
+    }
+
+    // A directory's entries and whether each is a regular file, read once
+    // per directory however many volumes lie there (a qube's volumes share
+    // one): the healer's file operations stay few, whatever the shard holds.
+    struct Listing {
+        bool too_many = false;
+        std::vector<std::pair<std::string, bool>> entries;  // name, regular file
+    };
+
+    const Listing& listing_of(const std::string& directory) {
+        const auto known = listings_.find(directory);
+        if (known != listings_.end()) return known->second;
+        Listing listing;
+        std::error_code ec;
+        fs::directory_iterator it(directory, ec);
+        // Not there yet (ec): qubesd creates regular files.
+        for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+            if (listing.entries.size() == max_directory_entries) {
+                listing.too_many = true;
+                break;
+            }
+            struct stat status {};
+            const bool regular = ::lstat(it->path().c_str(), &status) == 0 && S_ISREG(status.st_mode);
+            listing.entries.emplace_back(it->path().filename().string(), regular);
         }
+        return listings_.emplace(directory, std::move(listing)).first->second;
     }
 
     // In a pool outside (the base, a lower volume): exactly the object
@@ -383,6 +404,7 @@ private:
     std::unordered_map<std::string, const Domain*> own_;  // the shard's qubes by name
     std::unordered_set<std::string> outside_names_;
     std::vector<std::string> reasons_;
+    std::map<std::string, Listing> listings_;  // directory -> what check_files saw there
 };
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/hex.h"
 #include "common/unique_fd.h"
 #include "overlay/loop_device.h"
 #include "overlay/mounts.h"
@@ -54,31 +55,11 @@ Error seal_mismatch(const fs::path& base, const std::string& how) {
                 "someone else may have: do not use this disk until you know who");
 }
 
-std::string to_hex(const unsigned char* bytes, std::size_t size) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string hex;
-    for (std::size_t i = 0; i < size; ++i) {
-        hex += digits[bytes[i] >> 4];
-        hex += digits[bytes[i] & 0xf];
-    }
-    return hex;
-}
-
-Result<std::vector<char>> from_hex(const std::string& hex) {
-    auto nibble = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-    };
+Result<std::vector<char>> sha256_from_hex(const std::string& hex) {
     if (hex.size() != 2 * sha256_bytes) return Error("expected a SHA-256 value of 64 hex digits", EINVAL);
-    std::vector<char> bytes;
-    for (std::size_t i = 0; i < hex.size(); i += 2) {
-        const int high = nibble(hex[i]), low = nibble(hex[i + 1]);
-        if (high < 0 || low < 0) return Error("not a hexadecimal value: " + hex, EINVAL);
-        bytes.push_back(static_cast<char>(high << 4 | low));
-    }
-    return bytes;
+    const auto bytes = from_hex(hex);
+    if (!bytes) return Error("not a hexadecimal value: " + hex, EINVAL);
+    return std::vector<char>(bytes->begin(), bytes->end());
 }
 
 Result<struct stat> stat_path(const fs::path& path) {
@@ -258,11 +239,11 @@ Result<std::string> sha256_of_device(const fs::path& device) {
 }
 
 Status check_whole_device_hash(const fs::path& device, const std::string& expected_hex) {
-    auto expected = from_hex(expected_hex);
+    auto expected = sha256_from_hex(expected_hex);
     if (!expected) return std::move(expected).error();
     auto actual_hex = sha256_of_device(device);
     if (!actual_hex) return std::move(actual_hex).error();
-    auto actual = from_hex(*actual_hex);
+    auto actual = sha256_from_hex(*actual_hex);
     if (!actual) return std::move(actual).error();
     if (CRYPTO_memcmp(actual->data(), expected->data(), sha256_bytes) != 0)
         return seal_mismatch(device, "SHA-256 differs");
@@ -271,7 +252,7 @@ Status check_whole_device_hash(const fs::path& device, const std::string& expect
 
 Result<fs::path> open_verity(const VerityLayout& layout, const std::string& root_hash_hex,
                              const std::string& name) {
-    auto root = from_hex(root_hash_hex);
+    auto root = sha256_from_hex(root_hash_hex);
     if (!root) return std::move(root).error();
     auto cd = load_verity(layout, 0);
     if (!cd) return std::move(cd).error();
@@ -297,7 +278,7 @@ Status close_verity(const std::string& name) {
 }
 
 Status check_verity_in_userspace(const VerityLayout& layout, const std::string& root_hash_hex) {
-    auto root = from_hex(root_hash_hex);
+    auto root = sha256_from_hex(root_hash_hex);
     if (!root) return std::move(root).error();
     auto cd = load_verity(layout, CRYPT_VERITY_CHECK_HASH);
     if (!cd) return std::move(cd).error();

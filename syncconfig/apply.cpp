@@ -5,6 +5,7 @@
 
 #include <sstream>
 
+#include "common/hex.h"
 #include "syncconfig/fsutil.h"
 
 namespace reliant::syncconfig {
@@ -13,34 +14,8 @@ namespace {
 
 constexpr std::uint64_t max_backup_bytes = hard_max_file_bytes;
 
-std::string hex_of(std::string_view bytes) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : bytes) {
-        out += digits[c >> 4];
-        out += digits[c & 15];
-    }
-    return out;
-}
-
-std::optional<std::string> unhex(std::string_view hex) {
-    if (hex.size() % 2) return std::nullopt;
-    std::string out;
-    for (std::size_t i = 0; i < hex.size(); i += 2) {
-        int v = 0;
-        for (int k = 0; k < 2; ++k) {
-            const char c = hex[i + k];
-            const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-            if (d < 0) return std::nullopt;
-            v = v * 16 + d;
-        }
-        out += static_cast<char>(v);
-    }
-    return out;
-}
-
 std::optional<Digest> digest_of_hex(std::string_view hex) {
-    auto bytes = unhex(hex);
+    auto bytes = from_hex(hex);
     if (!bytes || bytes->size() != 32) return std::nullopt;
     Digest d{};
     std::copy(bytes->begin(), bytes->end(), d.begin());
@@ -72,7 +47,7 @@ std::string serialize(const Journal& journal) {
         << journal.id << "\ntemp " << journal.temp_id << "\nphase " << journal.phase << "\n";
     for (const JournalEntry& e : journal.entries)
         out << (e.remove ? "remove " : "put ") << e.index << " " << std::oct << e.mode << std::dec << " "
-            << hex_of(e.path) << "\n";
+            << to_hex(e.path) << "\n";
     return out.str();
 }
 
@@ -97,7 +72,7 @@ Result<Journal> parse_journal(const std::string& text) {
         if ((word != "put" && word != "remove") || !(in >> e.index >> std::oct >> e.mode >> std::dec >> hexpath))
             return Error("journal: bad entry", EINVAL);
         e.remove = word == "remove";
-        auto path = unhex(hexpath);
+        auto path = from_hex(hexpath);
         if (!path || !check_path(*path).ok()) return Error("journal: bad path", EINVAL);
         e.path = *path;
         journal.entries.push_back(std::move(e));
@@ -121,7 +96,7 @@ Status write_journal(StateDir& state, const Journal& journal) {
 
 Status save_applied(StateDir& state, const AppliedState& applied) {
     std::string text = "last " + (applied.last.empty() ? std::string("-") : applied.last) + "\n";
-    for (const auto& [path, digest] : applied.hashes) text += to_hex(digest) + " " + hex_of(path) + "\n";
+    for (const auto& [path, digest] : applied.hashes) text += to_hex(digest) + " " + to_hex(path) + "\n";
     return write_state_file(state.root(), "applied", text);
 }
 
@@ -234,7 +209,7 @@ Result<AppliedState> load_applied(StateDir& state) {
     applied.last = second == "-" ? "" : second;
     while (in >> first >> second) {
         auto digest = digest_of_hex(first);
-        auto path = unhex(second);
+        auto path = from_hex(second);
         if (!digest || !path || !check_path(*path).ok()) return Error("applied state: bad line", EINVAL);
         applied.hashes[*path] = *digest;
     }
@@ -316,7 +291,7 @@ Status run_transaction(StateDir& state, const Transaction& transaction) {
             }
             record += std::to_string(i) + " " + (live->exists ? "1 " : "0 ") +
                       std::to_string(live->exists ? live->mode : 0) + " " + to_hex(sha256(change.content)) + " " +
-                      hex_of(change.path) + "\n";
+                      to_hex(change.path) + "\n";
         }
         if (change.remove) continue;
         auto directory = parent_of(state, change.path, true);
@@ -367,7 +342,7 @@ Result<Transaction> plan_undo(StateDir& state, bool force) {
     unsigned mode = 0;
     std::string new_hash, hexpath;
     while (in >> index >> existed >> mode >> new_hash >> hexpath) {
-        auto path = unhex(hexpath);
+        auto path = from_hex(hexpath);
         auto applied_hash = digest_of_hex(new_hash);
         if (!path || !applied_hash || !check_path(*path).ok()) return Error("transaction record: bad line", EINVAL);
         Change change;

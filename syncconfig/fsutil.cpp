@@ -9,6 +9,8 @@
 #include <array>
 #include <cerrno>
 
+#include "common/hex.h"
+
 namespace reliant::syncconfig {
 
 namespace {
@@ -167,13 +169,7 @@ std::string random_id() {
         if (n < 0) std::abort();  // getrandom cannot fail once the pool is ready
         done += static_cast<std::size_t>(n);
     }
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string hex;
-    for (std::uint8_t b : bytes) {
-        hex += digits[b >> 4];
-        hex += digits[b & 15];
-    }
-    return hex;
+    return reliant::to_hex(bytes.data(), bytes.size());
 }
 
 std::pair<std::string, std::string> split_parent(std::string_view path) {

@@ -57,16 +57,7 @@ Digest sha256(std::string_view bytes) {
     return hasher.finish();
 }
 
-std::string to_hex(const Digest& digest) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string hex;
-    hex.reserve(64);
-    for (std::uint8_t byte : digest) {
-        hex += digits[byte >> 4];
-        hex += digits[byte & 15];
-    }
-    return hex;
-}
+std::string to_hex(const Digest& digest) { return reliant::to_hex(digest.data(), digest.size()); }
 
 bool equal_digests(const Digest& a, const Digest& b) { return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0; }
 

@@ -7,7 +7,11 @@
 #include <string>
 #include <string_view>
 
+#include "common/hex.h"
+
 namespace reliant::syncconfig {
+
+using reliant::to_hex;  // bytes; the overload below takes a digest
 
 using Digest = std::array<std::uint8_t, 32>;
 

@@ -264,11 +264,11 @@ Scenario boot_merge(const std::string& name, const Document& whole, const std::f
 // The systems: the small fixture and loadable conformance systems with volumes.
 std::vector<std::pair<std::string, Document>> systems() {
     std::vector<std::pair<std::string, Document>> found = {{"system-small", parse_file(small_fixture)}};
-    // Not 006-valid-large (498 qubes): split and merge now check every
-    // volume file of every shard qube (confinement, placement), each check an
-    // openat and so a kill point of its own; that system alone made the test
-    // run past its 900 s bound. The write paths it exercises are those of the
-    // others; to bring it back, make those checks open each directory once.
+    // Not 006-valid-large (498 qubes): split and merge check the files of
+    // every shard qube (confinement, placement), each qube's directory read
+    // once, an openat and a close that are kill points of their own; that
+    // system alone made the test run past its 900 s bound. The write paths
+    // it exercises are those of the others.
     for (const char* name : {"002-valid-small-lvm", "003-valid-reflink-base", "004-valid-file-base",
                              "005-valid-medium", "007-valid-written-by-main"})
         found.emplace_back(name, parse_file(conformance + name + "/qubes.xml"));
