@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <unordered_map>
 
+#include "healer/qubes_schema.h"
 #include "healer/references.h"
 #include "healer/snapshots.h"
 
@@ -12,13 +13,18 @@ namespace {
 
 constexpr int max_chain = 8;  // DispVM -> AppVM -> TemplateVM is 3; a loop ends here
 
+const DefaultVolume* class_default(const Domain& qube, const std::string& volume) {
+    const auto klass = qube.klass ? vm_class_named(*qube.klass) : std::nullopt;
+    return klass ? default_volume(*klass, volume) : nullptr;
+}
+
 // The class's default volumes whose source qubesd takes from the template
-// chain (default_volume_config of AppVM and DispVM: "source": None).
+// chain ("source": None in the default volume_config of a class with a
+// template: AppVM root, DispVM root and private).
 bool chain_source_by_default(const Domain& qube, const std::string& volume) {
-    if (!qube.klass) return false;
-    if (*qube.klass == "AppVM") return volume == "root";
-    if (*qube.klass == "DispVM") return volume == "root" || volume == "private";
-    return false;
+    const auto klass = qube.klass ? vm_class_named(*qube.klass) : std::nullopt;
+    const DefaultVolume* default_config = class_default(qube, volume);
+    return klass && has_template(*klass) && default_config && default_config->source_key;
 }
 
 // What qubesd makes of snap_on_start: "True"/"False" become booleans, any
@@ -28,7 +34,8 @@ bool truthy(const std::string& text) { return !text.empty() && text != "False"; 
 bool is_snapshot(const Domain& qube, const std::string& volume, const std::optional<Attributes>& attrs) {
     if (attrs)
         if (const std::string* snap = attrs->get("snap_on_start")) return truthy(*snap);
-    return chain_source_by_default(qube, volume);
+    const DefaultVolume* default_config = class_default(qube, volume);
+    return default_config && default_config->snap_on_start;
 }
 
 std::string normal_path(const std::string& text) {

@@ -178,6 +178,56 @@ bool is_local(VmClass klass) { return klass != VmClass::remote; }
 bool has_volumes(VmClass klass) { return klass != VmClass::admin && klass != VmClass::remote; }
 bool has_netvm(VmClass klass) { return has_volumes(klass); }
 bool can_be_dispvm_template(VmClass klass) { return klass == VmClass::app || klass == VmClass::standalone; }
+bool has_template(VmClass klass) { return klass == VmClass::app || klass == VmClass::disp; }
+
+namespace {
+
+constexpr long long gib = 1024LL * 1024 * 1024;
+
+// name, snap_on_start, save_on_stop, rw, "source": None, size
+constexpr DefaultVolume app_volumes[] = {
+    {"root", true, false, true, true, std::nullopt},
+    {"private", false, true, true, false, 2 * gib},
+    {"volatile", false, false, true, false, 20 * gib},
+    {"kernel", false, false, false, false, std::nullopt},
+};
+constexpr DefaultVolume disp_volumes[] = {
+    {"root", true, false, true, true, std::nullopt},
+    {"private", true, false, true, true, std::nullopt},
+    {"volatile", false, false, true, false, 22 * gib},
+    {"kernel", false, false, false, false, std::nullopt},
+};
+// TemplateVM and StandaloneVM: their own root and private.
+constexpr DefaultVolume origin_volumes[] = {
+    {"root", false, true, true, true, 20 * gib},
+    {"private", false, true, true, true, 2 * gib},
+    {"volatile", false, false, true, false, 20 * gib},
+    {"kernel", false, false, false, false, std::nullopt},
+};
+
+}  // namespace
+
+std::span<const DefaultVolume> default_volumes(VmClass klass) {
+    switch (klass) {
+        case VmClass::app:
+            return app_volumes;
+        case VmClass::disp:
+            return disp_volumes;
+        case VmClass::template_vm:
+        case VmClass::standalone:
+            return origin_volumes;
+        case VmClass::admin:
+        case VmClass::remote:
+            break;
+    }
+    return {};
+}
+
+const DefaultVolume* default_volume(VmClass klass, std::string_view name) {
+    for (const DefaultVolume& volume : default_volumes(klass))
+        if (volume.name == name) return &volume;
+    return nullptr;
+}
 
 const PropertySpec* vm_property(VmClass klass, std::string_view name) {
     switch (klass) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string_view>
 
 namespace reliant::healer {
@@ -16,6 +17,22 @@ bool is_local(VmClass klass);                // every class but RemoteVM
 bool has_volumes(VmClass klass);             // AppVM, TemplateVM, StandaloneVM, DispVM
 bool has_netvm(VmClass klass);               // the QubesVM classes
 bool can_be_dispvm_template(VmClass klass);  // classes with template_for_dispvms
+bool has_template(VmClass klass);            // AppVM, DispVM: volumes derive from a template chain
+
+// A volume of a class's default volume_config
+// (qubes/vm/{appvm,templatevm,standalonevm,dispvm}.py): what qubesd uses for
+// what the qube's <volume> elements do not say.
+struct DefaultVolume {
+    std::string_view name;
+    bool snap_on_start;
+    bool save_on_stop;
+    bool rw;
+    bool source_key;  // "source": None: qubesd takes the source (and the pool) from the template chain
+    std::optional<long long> size;
+};
+// root, private, volatile, kernel; empty for classes without volumes.
+std::span<const DefaultVolume> default_volumes(VmClass klass);
+const DefaultVolume* default_volume(VmClass klass, std::string_view name);
 
 // How a property's value is judged when qubesd loads it.
 enum class ValueKind {

@@ -90,31 +90,21 @@ private:
     std::vector<std::pair<std::string_view, Value>> items_;
 };
 
-constexpr long long gib = 1024LL * 1024 * 1024;
-
-// The class's default volume_config (qubes/vm/{appvm,templatevm,standalonevm,dispvm}.py).
+// The class's default volume_config (qubes_schema.h), as qubesd's dicts.
 using VolumeConfigs = std::vector<std::pair<std::string_view, VolumeConfig>>;
 
 VolumeConfigs make_class_defaults(VmClass klass) {
-    auto volume = [](bool snap, bool save, bool rw, bool source_key, std::optional<long long> size) {
-        VolumeConfig c;
-        c.set("snap_on_start", Value::boolean(snap));
-        c.set("save_on_stop", Value::boolean(save));
-        c.set("rw", Value::boolean(rw));
-        if (source_key) c.set("source", Value{});
-        if (size) c.set("size", Value::integer(*size));
-        return c;
-    };
-    const bool disp = klass == VmClass::disp;
-    const bool derived = klass == VmClass::app || disp;
     VolumeConfigs defaults;
-    defaults.emplace_back("root", derived ? volume(true, false, true, true, std::nullopt)
-                                          : volume(false, true, true, true, 20 * gib));
-    defaults.emplace_back("private", disp ? volume(true, false, true, true, std::nullopt)
-                                          : volume(false, true, true, !derived, 2 * gib));
-    defaults.emplace_back("volatile", volume(false, false, true, false, disp ? 22 * gib : 20 * gib));
-    defaults.emplace_back("kernel", volume(false, false, false, false, std::nullopt));
-    for (auto& [name, config] : defaults) config.set("name", Value::from_xml(name));
+    for (const DefaultVolume& volume : default_volumes(klass)) {
+        VolumeConfig c;
+        c.set("snap_on_start", Value::boolean(volume.snap_on_start));
+        c.set("save_on_stop", Value::boolean(volume.save_on_stop));
+        c.set("rw", Value::boolean(volume.rw));
+        if (volume.source_key) c.set("source", Value{});
+        if (volume.size) c.set("size", Value::integer(*volume.size));
+        c.set("name", Value::from_xml(volume.name));
+        defaults.emplace_back(volume.name, std::move(c));
+    }
     return defaults;
 }
 
