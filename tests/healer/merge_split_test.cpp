@@ -50,6 +50,21 @@ const Change* change_for(const ShardOutcome& outcome, const std::string& qube, c
     return nullptr;
 }
 
+// `qube` may not start until reviewed (prohibit-start, its text holding
+// `why`), and the report of `volume` records a change of `kind` to `field`.
+void check_held_for_review(const MergeResult& result, const std::string& volume, const std::string& qube,
+                           const std::string& field, const std::string& kind, const std::string& why = "") {
+    CAPTURE(qube);
+    const Domain* domain = result.merged->domain(qube);
+    REQUIRE(domain);
+    const Feature* prohibit = domain->feature("prohibit-start");
+    REQUIRE(prohibit);
+    CHECK_MESSAGE(prohibit->value.find(why) != std::string::npos, prohibit->value);
+    const Change* change = change_for(*outcome_of(result.report, volume), qube, field);
+    REQUIRE(change);
+    CHECK(change->kind == kind);
+}
+
 }  // namespace
 
 TEST_CASE("round trip: split then merge gives back the input, byte for byte") {
@@ -340,11 +355,8 @@ TEST_CASE("identity: a template replaced under its name keeps it, reviewed, and 
               std::string::npos);
     }
     // disp-fieldwork (a named DispVM) runs dvm-hidden's template.
-    const Domain* disposable = result.merged->domain("disp-fieldwork");
-    REQUIRE(disposable->feature("prohibit-start"));
-    CHECK(disposable->feature("prohibit-start")->value.find("dvm-hidden is now based on another template") !=
-          std::string::npos);
-    CHECK(change_for(*outcome_of(result.report, "sflc_0_1"), "disp-fieldwork", "template")->kind == "review");
+    check_held_for_review(result, "sflc_0_1", "disp-fieldwork", "template", "review",
+                          "dvm-hidden is now based on another template");
     CHECK(loads(*result.merged));
 }
 
@@ -428,13 +440,8 @@ TEST_CASE("identity: a default_dispvm left at its default whose qube was replace
     const MergeResult result = merge_all(system);
     REQUIRE(result.merged);
     for (const char* qube : {"press", "sys-proton"}) {
-        CAPTURE(qube);
-        const Domain* domain = result.merged->domain(qube);
-        CHECK_FALSE(domain->property("default_dispvm"));  // still the default
-        REQUIRE(domain->feature("prohibit-start"));
-        const Change* changed = change_for(*outcome_of(result.report, "sflc_0_2"), qube, "default_dispvm");
-        REQUIRE(changed);
-        CHECK(changed->kind == "changed-default");
+        CHECK_FALSE(result.merged->domain(qube)->property("default_dispvm"));  // still the default
+        check_held_for_review(result, "sflc_0_2", qube, "default_dispvm", "changed-default");
     }
     // intake names its own default_dispvm (dvm-hidden): untouched.
     CHECK_FALSE(result.merged->domain("intake")->feature("prohibit-start"));
@@ -523,13 +530,8 @@ TEST_CASE("placement: merge lets a shard qube with data in a lower volume's pool
     const MergeResult result = merge_all(system);
     REQUIRE(result.merged);
     CHECK(result.report.count("merged") == 2);
-    const Domain* press = result.merged->domain("press");
-    REQUIRE(press->feature("prohibit-start"));
-    CHECK(press->feature("prohibit-start")->value.find("volume root in pool sflc_0_1 of sflc_0_1") !=
-          std::string::npos);
-    const Change* review = change_for(*outcome_of(result.report, "sflc_0_2"), "press", "volume-config");
-    REQUIRE(review);
-    CHECK(review->kind == "review");
+    check_held_for_review(result, "sflc_0_2", "press", "volume-config", "review",
+                          "volume root in pool sflc_0_1 of sflc_0_1");
     CHECK_FALSE(result.merged->domain("sys-proton")->feature("prohibit-start"));
     CHECK(loads(*result.merged));
 }

@@ -11,6 +11,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <functional>
 
 #include "syncconfig_support.h"
 
@@ -59,6 +60,29 @@ std::vector<std::string> strace(const std::string& syscall, int n) {
             "inject=" + syscall + ":signal=SIGKILL:when=" + std::to_string(n)};
 }
 
+// Runs `command` on a copy of `start` (whose home is `before`) with strace
+// killing it at the n-th call of each syscall, for n = 1, 2, ... until a
+// run is not killed; after each kill, `check` judges the copy. Returns the
+// number of kills.
+int kill_at_every_step(const Target& start, const Tree& before,
+                       const std::function<bool(Target&, const std::vector<std::string>& strace_prefix)>& killed_run,
+                       const std::function<void(Target&)>& check) {
+    int kills = 0;
+    for (const std::string& syscall : syscalls) {
+        for (int n = 1;; ++n) {
+            CAPTURE(syscall);
+            CAPTURE(n);
+            Target t;
+            copy_home(start, t);
+            REQUIRE(home_tree(t) == before);
+            if (!killed_run(t, strace(syscall, n))) break;
+            ++kills;
+            check(t);
+        }
+    }
+    return kills;
+}
+
 }  // namespace
 
 TEST_CASE("apply killed at every file operation: all or nothing after recovery") {
@@ -71,20 +95,15 @@ TEST_CASE("apply killed at every file operation: all or nothing after recovery")
 
     Target start;
     prepare(start);
-    int kills = 0;
-    for (const std::string& syscall : syscalls) {
-        for (int n = 1;; ++n) {
-            CAPTURE(syscall);
-            CAPTURE(n);
-            Target t;
-            copy_home(start, t);
-            REQUIRE(home_tree(t) == old_tree);
-            const TtyRun killed = review(t, strace(syscall, n));
-            if (killed.status != 128 + SIGKILL) {
-                CHECK(killed.status == 0);
-                break;
-            }
-            ++kills;
+    const int kills = kill_at_every_step(
+        start, old_tree,
+        [](Target& t, const std::vector<std::string>& prefix) {
+            const TtyRun killed = review(t, prefix);
+            if (killed.status == 128 + SIGKILL) return true;
+            CHECK(killed.status == 0);
+            return false;
+        },
+        [&](Target& t) {
             // Recovery (any command runs it first), then the state on disk.
             REQUIRE(t.run({"recover"}).exit_code == 0);
             const Tree now = home_tree(t);
@@ -97,8 +116,7 @@ TEST_CASE("apply killed at every file operation: all or nothing after recovery")
                 CHECK(t.pending().empty());
             }
             CHECK(home_tree(t) == new_tree);
-        }
-    }
+        });
     CHECK(kills > 20);
 }
 
@@ -114,31 +132,25 @@ TEST_CASE("undo killed at every file operation: all or nothing after recovery") 
     Target start;
     prepare(start);
     REQUIRE(review(start).status == 0);
-    int kills = 0;
-    for (const std::string& syscall : syscalls) {
-        for (int n = 1;; ++n) {
-            CAPTURE(syscall);
-            CAPTURE(n);
-            Target t;
-            copy_home(start, t);
-            REQUIRE(home_tree(t) == applied);
-            std::vector<std::string> argv = strace(syscall, n);
+    const int kills = kill_at_every_step(
+        start, applied,
+        [](Target& t, const std::vector<std::string>& prefix) {
+            std::vector<std::string> argv = prefix;
             argv.insert(argv.end(), {tool(), "undo", "--home", t.home().string()});
             ProcessOptions options;
             options.timeout = std::chrono::seconds(60);
             auto killed = run_process(argv, options);
             REQUIRE(killed.ok());
-            if (killed->exited && killed->exit_code != 128 + SIGKILL) {
-                CHECK(killed->exit_code == 0);
-                break;
-            }
-            ++kills;
+            if (!killed->exited || killed->exit_code == 128 + SIGKILL) return true;
+            CHECK(killed->exit_code == 0);
+            return false;
+        },
+        [&](Target& t) {
             REQUIRE(t.run({"recover"}).exit_code == 0);
             const Tree now = home_tree(t);
             CHECK_MESSAGE((now == applied || now == undone), "a mix of applied and undone files");
             if (now == applied) CHECK(t.run({"undo"}).exit_code == 0);
             CHECK(home_tree(t) == undone);
-        }
-    }
+        });
     CHECK(kills > 20);
 }
