@@ -98,6 +98,36 @@ int remove_stale_temporaries(const std::filesystem::path& path) {
     return removed;
 }
 
+namespace {
+
+// Why the thing at `path` is no regular file open_regular_file may use.
+Error not_regular(const std::filesystem::path& path, mode_t mode) {
+    if (S_ISLNK(mode)) return Error(path.string() + " is a symbolic link, not a regular file", ELOOP).advise("remove it");
+    if (S_ISDIR(mode)) return Error(path.string() + " is a directory, not a regular file", EISDIR).advise("remove it");
+    return Error(path.string() + " is not a regular file (a FIFO, socket or device node)", EEXIST)
+        .advise("remove it; nothing else should be at this name");
+}
+
+}  // namespace
+
+Result<UniqueFd> open_regular_file(int directory, const std::filesystem::path& path, int access) {
+    UniqueFd fd(::openat(directory, path.c_str(), access | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600));
+    struct stat status {};
+    if (!fd) {
+        const int error = errno;
+        if (::fstatat(directory, path.c_str(), &status, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(status.st_mode))
+            return not_regular(path, status.st_mode);
+        errno = error;
+        return Error::from_errno("cannot open or create " + path.string());
+    }
+    if (::fstat(fd.get(), &status) != 0) return Error::from_errno("cannot stat " + path.string());
+    if (!S_ISREG(status.st_mode)) return not_regular(path, status.st_mode);
+    // Back to blocking reads and writes; the open itself did not wait.
+    if (::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK) != 0)
+        return Error::from_errno("cannot set the flags of " + path.string());
+    return fd;
+}
+
 Status sync_directory(const std::filesystem::path& directory) {
     UniqueFd fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd) return Error::from_errno("cannot open directory " + directory.string());

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "common/error.h"
+#include "common/unique_fd.h"
 
 namespace reliant {
 
@@ -34,6 +35,15 @@ Status check_replaceable(const std::filesystem::path& path);
 // process was killed mid-write (".<name>.tmp-<16 hex digits>" beside it).
 // Best effort: returns how many were removed.
 int remove_stale_temporaries(const std::filesystem::path& path);
+
+// Opens the regular file `path` (relative to `directory`; AT_FDCWD for a
+// plain path) with `access` (O_RDONLY, O_WRONLY or O_RDWR), creating it empty
+// with mode 0600 when nothing is there: lock files and markers. A symlink, a
+// FIFO, a socket, a device node or a directory at `path` is refused
+// (ELOOP for a link, EISDIR for a directory, EEXIST otherwise) without
+// following it, blocking on it or waiting for a device: O_NOFOLLOW and
+// O_NONBLOCK, then the type checked on the descriptor.
+Result<UniqueFd> open_regular_file(int directory, const std::filesystem::path& path, int access);
 
 // fsync of a directory, making a rename or unlink inside it durable.
 Status sync_directory(const std::filesystem::path& directory);

@@ -13,8 +13,9 @@
 #include <thread>
 #include <vector>
 
-#include "common/log.h"
+#include "common/file_io.h"
 #include "common/hex.h"
+#include "common/log.h"
 #include "common/unique_fd.h"
 #include "overlay/loop_device.h"
 #include "overlay/mounts.h"
@@ -109,8 +110,8 @@ Result<CryptDevice> load_verity(const VerityLayout& layout, std::uint32_t flags)
 }
 
 Status ensure_file(const fs::path& path) {
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (!fd) return Error::from_errno("cannot create " + path.string());
+    auto fd = open_regular_file(AT_FDCWD, path, O_WRONLY);
+    if (!fd) return std::move(fd).error();
     return success();
 }
 

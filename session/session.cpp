@@ -52,11 +52,11 @@ void forward(const ProcessResult& result, std::ostream& out) {
 class FileLock {
 public:
     static Result<FileLock> exclusive(const fs::path& path) {
-        UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-        if (!fd) return Error::from_errno("cannot open " + path.string());
-        while (::flock(fd.get(), LOCK_EX) != 0)
+        auto fd = open_regular_file(AT_FDCWD, path, O_RDWR);
+        if (!fd) return std::move(fd).error();
+        while (::flock(fd->get(), LOCK_EX) != 0)
             if (errno != EINTR) return Error::from_errno("cannot lock " + path.string());
-        return FileLock(std::move(fd));
+        return FileLock(std::move(*fd));
     }
 
 private:

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "common/file_io.h"
 #include "syncconfig/fsutil.h"
 
 namespace reliant::syncconfig {
@@ -29,10 +30,10 @@ Result<UniqueFd> StateDir::sub(const char* name) {
 }
 
 Status StateDir::lock() {
-    UniqueFd fd(::openat(root_.get(), "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!fd) return Error::from_errno("opening the state lock");
-    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return Error::from_errno("locking the SyncConfig state");
-    lock_ = std::move(fd);
+    auto fd = open_regular_file(root_.get(), "lock", O_RDWR);
+    if (!fd) return std::move(fd).error().context("opening the state lock");
+    if (::flock(fd->get(), LOCK_EX | LOCK_NB) != 0) return Error::from_errno("locking the SyncConfig state");
+    lock_ = std::move(*fd);
     return success();
 }
 

@@ -8,6 +8,7 @@
 
 #include <chrono>
 
+#include "common/file_io.h"
 #include "common/unique_fd.h"
 
 namespace reliant::unlock {
@@ -77,8 +78,8 @@ Result<Answer> ConsolePrompt::ask(const Prompt& prompt, SecretBuffer& out) {
     out.clear();
     UniqueFd terminal(::open(terminal_.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC));
     if (!terminal) return Error::from_errno("cannot open " + terminal_);
-    UniqueFd lock(::open(lock_file_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-    if (lock) ::flock(lock.get(), LOCK_EX);  // best effort: other prompts wait for ours
+    auto lock = open_regular_file(AT_FDCWD, lock_file_, O_RDWR);
+    if (lock) ::flock(lock->get(), LOCK_EX);  // best effort: other prompts wait for ours
 
     EchoOff echo_off(terminal.get());
     if (!echo_off.active()) return Error::from_errno("cannot turn off echo on " + terminal_);

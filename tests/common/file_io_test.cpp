@@ -1,6 +1,7 @@
 #include "common/file_io.h"
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -152,4 +153,50 @@ TEST_CASE("remove_stale_temporaries removes only the file's own leftovers") {
     CHECK(fs::exists(dir / ".qubes.xml.tmp-short"));
     CHECK(fs::exists(dir / ".other.xml.tmp-0123456789abcdef"));
     CHECK(reliant::testing::slurp(target) == "kept");
+}
+
+TEST_CASE("open_regular_file creates a missing file (0600) and opens an existing one") {
+    TempDir dir;
+    auto created = reliant::open_regular_file(AT_FDCWD, dir / "lock", O_RDWR);
+    REQUIRE(created.ok());
+    struct stat status {};
+    REQUIRE(::stat((dir / "lock").c_str(), &status) == 0);
+    CHECK(S_ISREG(status.st_mode));
+    CHECK((status.st_mode & 07777) == 0600);
+    reliant::testing::spit(dir / "kept", "content");
+    auto existing = reliant::open_regular_file(AT_FDCWD, dir / "kept", O_RDONLY);
+    REQUIRE(existing.ok());
+    char byte = 0;
+    CHECK(::read(existing->get(), &byte, 1) == 1);  // blocking reads again, on a regular file
+    CHECK(byte == 'c');
+    CHECK(reliant::testing::slurp(dir / "kept") == "content");
+}
+
+TEST_CASE("open_regular_file refuses a FIFO without blocking, and links, directories and sockets") {
+    TempDir dir;
+    REQUIRE(::mkfifo((dir / "fifo").c_str(), 0600) == 0);
+    fs::create_directory(dir / "directory");
+    reliant::testing::spit(dir / "target", "kept");
+    fs::create_symlink(dir / "target", dir / "link");
+    fs::create_symlink(dir / "nowhere", dir / "dangling");
+    const int socket_fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    REQUIRE(socket_fd >= 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strcpy(address.sun_path, (dir / "socket").c_str());
+    REQUIRE(::bind(socket_fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+    const std::pair<const char*, int> cases[] = {{"fifo", EEXIST},   {"directory", EISDIR}, {"link", ELOOP},
+                                                 {"dangling", ELOOP}, {"socket", EEXIST}};
+    for (const auto& [name, code] : cases) {
+        for (const int access : {O_RDONLY, O_WRONLY, O_RDWR}) {
+            CAPTURE(name);
+            CAPTURE(access);
+            auto opened = reliant::open_regular_file(AT_FDCWD, dir / name, access);
+            REQUIRE_FALSE(opened.ok());
+            CHECK(opened.error().code() == code);
+        }
+    }
+    CHECK(reliant::testing::slurp(dir / "target") == "kept");
+    CHECK_FALSE(fs::exists(dir / "nowhere"));
+    ::close(socket_fd);
 }
