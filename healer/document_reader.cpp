@@ -129,6 +129,10 @@ private:
                     no_children(node);
                 });
                 continue;
+            } else if (extras_ && name == "restores") {
+                no_attributes(child);
+                for_each_child(child, "restore", [&](const xmlNode* node) { read_restore(node); });
+                continue;
             } else {
                 unknown_element(child);
                 continue;
@@ -418,6 +422,29 @@ private:
             }
         }
         return domain;
+    }
+
+    // <restore qube=… uuid=…><original>…</original><confined>…</confined></restore>:
+    // each body is read like a domain's; a second body of one kind is an error.
+    void read_restore(const xmlNode* node) {
+        RestoreElement restore;
+        restore.line = line_of(node);
+        restore.attributes = all_attributes(node);
+        bool original = false, confined = false;
+        for (const xmlNode* child = node->children; child; child = child->next) {
+            if (!is_visible_element(child)) continue;
+            const std::string_view name = name_of(child);
+            bool& seen = name == "original" ? original : confined;
+            if (name != "original" && name != "confined") {
+                unknown_element(child);
+            } else if (seen) {
+                out_.error("V1", line_of(child), "a second <" + std::string(name) + "> in a <restore>");
+            } else {
+                seen = true;
+                (name == "original" ? restore.original : restore.confined) = read_domain(child);
+            }
+        }
+        extras_->restores.push_back(std::move(restore));
     }
 
     void read_features(const xmlNode* section, std::vector<Feature>& features) {

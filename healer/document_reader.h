@@ -26,12 +26,13 @@ struct ReadOptions {
 Document build_document(const XmlDocument& xml, Diagnostics& out, const ReadOptions& options = {});
 
 // What a shard file carries beyond the qubes.xml sections (docs/shards.md):
-// the attributes of its <qubes-shard> root, its <qid-range>, and the
-// <references> to qubes outside it.
+// the attributes of its <qubes-shard> root, its <qid-range>, the
+// <references> to qubes outside it, and the <restores> for lower qubes.
 struct ShardExtras {
     Attributes root;                      // version, volume
     std::optional<Attributes> qid_range;  // first, last
     std::vector<Attributes> references;   // name, uuid
+    std::vector<RestoreElement> restores;
 };
 
 // Reads a shard file: untrusted input, so a DOCTYPE is an error; nullopt

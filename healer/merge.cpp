@@ -49,6 +49,7 @@ public:
         if (outcome.reasons.empty()) outcome.reasons = confinement_violations(shard, merged_, options_.volume_root);
         if (outcome.reasons.empty()) review_data_elsewhere(shard, outcome);
         if (outcome.reasons.empty()) renumber(shard, outcome);
+        if (outcome.reasons.empty()) plan_restorations(shard, outcome);
         if (outcome.reasons.empty())
             outcome.reasons = load_cost_problems(shard.content, merged_, options_.load_cost);
         if (!outcome.reasons.empty()) {
@@ -392,6 +393,109 @@ private:
         }
     }
 
+    // A restoration (healer/shard.h) applies to the qube with its uuid, which
+    // must live on a lower volume of this shard's device: naming any other
+    // qube makes the shard hostile (frozen). A qube that is gone is skipped.
+    void plan_restorations(const Shard& shard, ShardOutcome& outcome) {
+        restorations_.clear();
+        for (const Restoration& restoration : shard.restorations) {
+            const auto found = by_uuid_.find(restoration.uuid);
+            if (found == by_uuid_.end()) {
+                outcome.changes.push_back({restoration.qube, "restore-skipped", "", "", "",
+                                           "no qube has the uuid it was recorded for"});
+                continue;
+            }
+            const Domain* lower = merged_.domain(found->second);
+            const auto home = lower && !lower->is_admin() ? qube_volume(*lower, merged_, options_.volume_root)
+                                                          : std::nullopt;
+            if (!home || home->device != shard.volume.device || home->index >= shard.volume.index) {
+                outcome.reasons.push_back("a restoration names '" + found->second +
+                                          "', which is no qube of a lower volume of the same device");
+                return;
+            }
+            restorations_.push_back({found->second, restoration});
+        }
+    }
+
+    // Puts back what split confined in a lower qube, field by field, where
+    // the qube still holds what split left there (else the user changed it
+    // in a session without this volume: that change wins) and the qube named
+    // can take the role (a netvm provides network, a disposable template is
+    // one). Runs once the shard's own qubes are in the merged document.
+    void restore(const std::string& qube, const Restoration& restoration, ShardOutcome& outcome) {
+        Domain* lower = merged_.domain(qube);
+        const auto klass = lower && lower->klass ? vm_class_named(*lower->klass) : std::nullopt;
+        if (!klass) return;
+        const auto kept_local = [&](const std::string& field) {
+            outcome.changes.push_back({qube, "restore-skipped", field, "", "",
+                                       "changed in a session without this volume: that value stays"});
+        };
+        for (const Property& property : restoration.original.properties) {
+            const std::string& name = *property.name;
+            const Property* safe = restoration.confined.property(name);
+            const Property* now = lower->property(name);
+            if (safe ? !(now && now->value() == safe->value()) : now != nullptr) {
+                kept_local(name);
+                continue;
+            }
+            const PropertySpec* spec = vm_property(*klass, name);
+            if (!spec || spec->kind != ValueKind::vm_reference || !can_take(name, *property.value())) {
+                outcome.changes.push_back({qube, "restore-skipped", name, "", *property.value(),
+                                           "that qube cannot take this role now"});
+                continue;
+            }
+            lower->set_property(name, property.value());
+            outcome.changes.push_back({qube, "restored", name, safe ? "(none)" : "(default)", *property.value(), ""});
+        }
+        for (const Feature& feature : restoration.original.features) {
+            const Feature* safe = restoration.confined.feature(*feature.name);
+            const Feature* now = lower->feature(*feature.name);
+            if (safe ? !(now && now->value == safe->value) : now != nullptr) {
+                kept_local(*feature.name);
+                continue;
+            }
+            lower->set_feature(*feature.name, feature.value);
+            outcome.changes.push_back({qube, "restored", *feature.name, "", feature.value, ""});
+        }
+        for (const Tag& tag : restoration.original.tags)
+            if (std::none_of(lower->tags.begin(), lower->tags.end(), [&](const Tag& t) { return t.name == tag.name; })) {
+                lower->tags.push_back(tag);
+                outcome.changes.push_back({qube, "restored", "tag", "", *tag.name, ""});
+            }
+        for (const DeviceGroup& group : restoration.original.devices)
+            for (const Device& device : group.devices) restore_device(*lower, group, device, outcome);
+    }
+
+    static void restore_device(Domain& lower, const DeviceGroup& group, const Device& device, ShardOutcome& outcome) {
+        const auto port = [](const Device& d) {
+            const std::string* backend = d.attributes.get("backend-domain");
+            const std::string* id = d.attributes.get("id");
+            return std::pair{backend ? *backend : std::string(), id ? *id : std::string("*")};
+        };
+        auto into = std::find_if(lower.devices.begin(), lower.devices.end(),
+                                 [&](const DeviceGroup& g) { return g.device_class == group.device_class; });
+        if (into == lower.devices.end()) into = lower.devices.insert(lower.devices.end(), {group.device_class, {}, 0});
+        if (std::any_of(into->devices.begin(), into->devices.end(),
+                        [&](const Device& d) { return port(d) == port(device); }))
+            return;
+        into->devices.push_back(device);
+        outcome.changes.push_back({lower.qube_name().value_or(""), "restored", "device " + *group.device_class, "",
+                                   port(device).first, ""});
+    }
+
+    // Whether the qube `target` (of the shard being added) can be `property`.
+    bool can_take(const std::string& property, const std::string& target) const {
+        const Domain* named = merged_.domain(target);
+        if (!named) return false;
+        const auto flag = [&](std::string_view name) {
+            const auto value = named->value(name);
+            return value && property_bool(*value).value_or(false);
+        };
+        if (property == "netvm") return flag("provides_network");
+        if (property == "default_dispvm" || property == "management_dispvm") return flag("template_for_dispvms");
+        return true;
+    }
+
     // Labels unify by name: a new custom label gets the next free index.
     void commit(Shard& shard, ShardOutcome& outcome) {
         for (Label& label : shard.content.labels) {
@@ -416,6 +520,7 @@ private:
         }
         retargeted_.insert(shard_retargeted_.begin(), shard_retargeted_.end());
         reviewed_.insert(shard_reviewed_.begin(), shard_reviewed_.end());
+        for (const auto& [qube, restoration] : restorations_) restore(qube, restoration, outcome);
     }
 
     Document merged_;
@@ -435,6 +540,7 @@ private:
     std::set<std::string> retargeted_, reviewed_;
     std::set<std::string> shard_retargeted_, shard_reviewed_;  // the shard being added
     std::vector<std::string> templates_;
+    std::vector<std::pair<std::string, Restoration>> restorations_;  // of the shard being added, by lower qube
 };
 
 // qubesd's order: dom0 first, then by name; labels by index.

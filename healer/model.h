@@ -128,6 +128,15 @@ struct Domain {
     void set_feature(std::string_view name, std::string value);
 };
 
+// A shard's <restore qube=… uuid=…> element (healer/shard.h, Restoration):
+// two domain-shaped bodies, <original> and <confined>.
+struct RestoreElement {
+    Attributes attributes;
+    Domain original;
+    Domain confined;
+    int line = 0;
+};
+
 struct Document {
     std::vector<Label> labels;
     std::vector<Pool> pools;

@@ -10,8 +10,11 @@ namespace {
 
 // Features whose value lists qube names (qubes-xml.md §1.6).
 constexpr const char* name_features[] = {"preload-dispvm", "deferred-netvm-original", "set-created-guivm"};
-// Tags qubesd maintains with a qube's name in them.
-constexpr const char* name_tag_prefixes[] = {"created-by-", "guivm-", "audiovm-", "relayvm-"};
+// Tags qubesd maintains with a qube's name in them (qubes-core-admin:
+// qubes/api/admin.py adds created-by- and disp-created-by-, qubes/ext/gui.py,
+// audio.py and relay.py the others).
+constexpr const char* name_tag_prefixes[] = {"created-by-", "disp-created-by-", "guivm-", "audiovm-",
+                                             "relayvm-"};
 
 std::vector<std::string> words(const std::string& text) {
     std::istringstream in(text);
@@ -19,6 +22,8 @@ std::vector<std::string> words(const std::string& text) {
     for (std::string word; in >> word;) result.push_back(word);
     return result;
 }
+
+constexpr std::string_view restorable[] = {"netvm", "default_dispvm", "guivm", "audiovm", "management_dispvm"};
 
 constexpr InheritedDefault inheritable[] = {{"netvm", "default_netvm"}, {"default_dispvm", "default_dispvm"}};
 
@@ -79,14 +84,28 @@ std::vector<SoftReference> soft_references(const Domain& domain) {
         if (const Feature* feature = domain.feature(name))
             for (const std::string& word : words(feature->value))
                 references.push_back({SoftKind::feature, name, word});
-    for (const Tag& tag : domain.tags) {
-        if (!tag.name) continue;
-        for (const char* prefix : name_tag_prefixes)
-            if (tag.name->starts_with(prefix) && tag.name->size() > std::string_view(prefix).size())
-                references.push_back(
-                    {SoftKind::tag, *tag.name, tag.name->substr(std::string_view(prefix).size())});
-    }
+    for (const Tag& tag : domain.tags)
+        if (const auto target = tag.name ? tag_target(*tag.name) : std::nullopt)
+            references.push_back({SoftKind::tag, *tag.name, *target});
     return references;
+}
+
+std::optional<std::string> tag_target(std::string_view tag) {
+    // disp-created-by-X is not created-by-: the prefixes never overlap.
+    for (const std::string_view prefix : name_tag_prefixes)
+        if (tag.starts_with(prefix) && tag.size() > prefix.size()) return std::string(tag.substr(prefix.size()));
+    return std::nullopt;
+}
+
+bool is_name_feature(std::string_view feature) {
+    return std::any_of(std::begin(name_features), std::end(name_features),
+                       [&](const char* name) { return feature == name; });
+}
+
+std::vector<std::string> feature_names(const std::string& value) { return words(value); }
+
+bool is_restorable_property(std::string_view property) {
+    return std::find(std::begin(restorable), std::end(restorable), property) != std::end(restorable);
 }
 
 int remove_soft_references(Domain& domain, const std::string& target) {
@@ -97,9 +116,7 @@ int remove_soft_references(Domain& domain, const std::string& target) {
             return backend && *backend == target;
         }));
     for (Feature& feature : domain.features) {
-        if (!feature.name || std::none_of(std::begin(name_features), std::end(name_features),
-                                          [&](const char* n) { return *feature.name == n; }))
-            continue;
+        if (!feature.name || !is_name_feature(*feature.name)) continue;
         std::string kept;
         for (const std::string& word : words(feature.value)) {
             if (word == target) {
@@ -110,12 +127,8 @@ int remove_soft_references(Domain& domain, const std::string& target) {
         }
         feature.value = kept;
     }
-    removed += static_cast<int>(std::erase_if(domain.tags, [&](const Tag& tag) {
-        if (!tag.name) return false;
-        for (const char* prefix : name_tag_prefixes)
-            if (*tag.name == std::string(prefix) + target) return true;
-        return false;
-    }));
+    removed += static_cast<int>(
+        std::erase_if(domain.tags, [&](const Tag& tag) { return tag.name && tag_target(*tag.name) == target; }));
     return removed;
 }
 

@@ -5,6 +5,7 @@
 // deniability: the base must not name a hidden qube in either.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,5 +51,17 @@ bool is_inheritable_global(std::string_view global);
 
 // Removes every soft reference to `target` from the domain; returns how many.
 int remove_soft_references(Domain& domain, const std::string& target);
+
+// The qube named by a tag qubesd maintains (created-by-NAME, guivm-NAME, ...).
+std::optional<std::string> tag_target(std::string_view tag);
+// Whether a feature's value is a list of qube names qubesd maintains.
+bool is_name_feature(std::string_view feature);
+// The names in such a feature's value.
+std::vector<std::string> feature_names(const std::string& value);
+
+// The properties a lower qube's restoration may set (docs/shards.md,
+// "References up"): every VM reference but the template (a qube based on a
+// higher template keeps its root there, which split refuses).
+bool is_restorable_property(std::string_view property);
 
 }  // namespace reliant::healer

@@ -117,11 +117,10 @@ void write_device_group(Writer& w, int depth, const DeviceGroup& group) {
     });
 }
 
-void write_domain(Writer& w, int depth, const Domain& domain) {
-    Attributes attributes;
-    if (domain.id) attributes.set("id", *domain.id);
-    if (domain.klass) attributes.set("class", *domain.klass);
-    w.open(depth, "domain", attributes);
+// <element attributes>, then the domain's sections.
+void write_domain(Writer& w, int depth, const Domain& domain, std::string_view element,
+                  const Attributes& attributes) {
+    w.open(depth, element, attributes);
     write_properties(w, depth + 1, domain.properties);
     write_list(w, depth + 1, "features", {}, domain.features,
                [&](const Feature& f) { w.leaf(depth + 2, "feature", named(f.name), f.value); });
@@ -131,13 +130,21 @@ void write_domain(Writer& w, int depth, const Domain& domain) {
     if (domain.volume_config)
         write_list(w, depth + 1, "volume-config", {}, *domain.volume_config,
                    [&](const Volume& v) { w.empty(depth + 2, "volume", v.attributes); });
-    w.close(depth, "domain");
+    w.close(depth, element);
+}
+
+void write_domain(Writer& w, int depth, const Domain& domain) {
+    Attributes attributes;
+    if (domain.id) attributes.set("id", *domain.id);
+    if (domain.klass) attributes.set("class", *domain.klass);
+    write_domain(w, depth, domain, "domain", attributes);
 }
 
 }  // namespace
 
 std::string serialize_shard(const Attributes& root, const Attributes& qid_range, const Document& sections,
-                            const std::vector<Attributes>& references) {
+                            const std::vector<Attributes>& references,
+                            const std::vector<RestoreElement>& restores) {
     Writer w;
     w.open(0, "qubes-shard", root);
     w.empty(1, "qid-range", qid_range);
@@ -149,6 +156,13 @@ std::string serialize_shard(const Attributes& root, const Attributes& qid_range,
                [&](const Attributes& reference) { w.empty(2, "reference", reference); });
     write_list(w, 1, "domains", {}, sections.domains,
                [&](const Domain& domain) { write_domain(w, 2, domain); });
+    if (!restores.empty())
+        write_list(w, 1, "restores", {}, restores, [&](const RestoreElement& restore) {
+            w.open(2, "restore", restore.attributes);
+            write_domain(w, 3, restore.original, "original", {});
+            write_domain(w, 3, restore.confined, "confined", {});
+            w.close(2, "restore");
+        });
     w.close(0, "qubes-shard");
     return w.take();
 }

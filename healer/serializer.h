@@ -14,8 +14,11 @@ namespace reliant::healer {
 std::string serialize(const Document& document);
 
 // A shard file (docs/shards.md): <qubes-shard> with `root` attributes, a
-// <qid-range>, the labels, pools and domains of `sections`, and <references>.
+// <qid-range>, the labels, pools and domains of `sections`, <references>,
+// and <restores> (written only when there is one: older readers see the same
+// file as before).
 std::string serialize_shard(const Attributes& root, const Attributes& qid_range, const Document& sections,
-                            const std::vector<Attributes>& references);
+                            const std::vector<Attributes>& references,
+                            const std::vector<RestoreElement>& restores);
 
 }  // namespace reliant::healer

@@ -28,11 +28,30 @@ struct ShardReference {
     std::string default_of;
 };
 
+// <restore qube=… uuid=…>: what split took out of a qube of a lower volume of
+// the same device because it named one of this shard's qubes. The lower shard
+// holds the safe value (netvm none, ...), this one the user's, so that a boot
+// that opens both gives it back and one that opens only the lower volume
+// shows nothing of this one (docs/shards.md, "References up"). Checked when
+// read: it names only this shard's qubes, in the fields split confines.
+struct Restoration {
+    std::string qube;  // the lower qube's name when split wrote this
+    std::string uuid;  // canonical: merge applies it only to the qube with this uuid
+    // Restorable properties, name-bearing features, tags and device
+    // assignments, as the user had them.
+    Domain original;
+    // The same properties and features as the lower shard holds them (a
+    // property absent here is absent there, i.e. its default). Merge puts
+    // the original back only where the lower qube still holds this value.
+    Domain confined;
+};
+
 struct Shard {
     VolumeId volume;
     QidRange qid_range;
     Document content;  // labels, pools and domains; never global properties
     std::vector<ShardReference> references;
+    std::vector<Restoration> restorations;
 };
 
 struct ShardRead {

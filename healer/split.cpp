@@ -98,6 +98,9 @@ public:
             }
             result.report.shards.push_back(std::move(outcome));
         }
+        for (Shard& shard : result.shards)
+            if (const auto found = restorations_.find(shard.volume); found != restorations_.end())
+                for (auto& [uuid, restoration] : found->second) shard.restorations.push_back(std::move(restoration));
         result.base = build_base(result.report);
         if (!result.base) result.complete = false;
         return result;
@@ -152,7 +155,7 @@ private:
     std::optional<Shard> build_shard(const VolumeId& volume, ShardOutcome& outcome) {
         const ExistingShard* current = existing_for(volume);
         if (!may_overwrite(volume, current, outcome)) return std::nullopt;
-        Shard shard{volume, shard_qid_range(volume), {}, {}};
+        Shard shard{volume, shard_qid_range(volume), {}, {}, {}};
         for (const Pool& pool : pools_)
             if (pool.name() && placement_.pool_volume.at(*pool.name()) == volume)
                 shard.content.pools.push_back(pool);
@@ -226,16 +229,12 @@ private:
         std::map<std::string, std::string> recorded;
         std::map<std::string, std::pair<std::string, std::string>> defaults;  // global -> name, uuid
         for (Domain& domain : shard.content.domains) {
-            const std::string qube = domain.value("name").value_or("");
+            confine_domain(domain, shard.volume, shard.content.domains, outcome.changes, outcome.reasons);
             for (const HardReference& reference : hard_references(domain)) {
                 const auto target_volume = placement_.of_qube(reference.target);
-                if (target_volume == shard.volume) continue;
-                if (may_refer(shard.volume, target_volume)) {
+                if (target_volume != shard.volume && may_refer(shard.volume, target_volume))
                     if (const Domain* target = input_.domain(reference.target))
                         recorded.emplace(reference.target, uuid_key(*target));
-                    continue;
-                }
-                replace_reference(domain, reference, shard.content.domains, outcome.changes, outcome.reasons);
             }
             // A property left at its default follows a global of the base:
             // the qube it names is recorded too, so that merge sees it change.
@@ -252,12 +251,109 @@ private:
             if (!target.second.empty()) shard.references.push_back({target.first, target.second, global});
     }
 
-    // A reference that would dangle when the target's volume is closed: the
-    // qube's default, or for a template the system's default template.
-    void replace_reference(Domain& domain, const HardReference& reference, std::vector<Domain>& siblings,
-                           std::vector<Change>& changes, std::vector<std::string>& problems) {
+    // Everything `domain` (living at `home`: nullopt is the base) says of a
+    // qube that is not always open with it goes: hard references get a safe
+    // value, mentions (tags, name-bearing features, device assignments) are
+    // removed. What a lower volume's qube loses this way is kept in the
+    // shard of the qube it named, when that volume is always opened with
+    // the lower one (same device, higher index), so that merge can put it
+    // back when both are open (docs/shards.md, "References up").
+    void confine_domain(Domain& domain, const std::optional<VolumeId>& home, std::vector<Domain>& siblings,
+                        std::vector<Change>& changes, std::vector<std::string>& problems) {
+        for (const HardReference& reference : hard_references(domain)) {
+            const auto volume = placement_.of_qube(reference.target);
+            if (may_refer(home, volume)) continue;
+            Restoration* restoration = is_restorable_property(reference.property)
+                                           ? restoration_for(home, volume, domain)
+                                           : nullptr;
+            replace_reference(domain, reference, home, siblings, changes, problems);
+            if (!restoration) continue;
+            restoration->original.set_property(reference.property, reference.target);
+            if (domain.property(reference.property))
+                restoration->confined.set_property(reference.property, domain.value(reference.property));
+        }
+        confine_mentions(domain, home, changes);
+    }
+
+    void confine_mentions(Domain& domain, const std::optional<VolumeId>& home, std::vector<Change>& changes) {
+        const std::string qube = domain.qube_name().value_or("");
+        std::map<std::string, std::string> features_before;
+        for (const Feature& feature : domain.features)
+            if (feature.name && is_name_feature(*feature.name)) features_before[*feature.name] = feature.value;
+        std::map<std::string, std::set<std::optional<VolumeId>>> feature_volumes;  // whose names a feature lost
+        const std::vector<SoftReference> mentions = soft_references(domain);
+        for (const SoftReference& mention : mentions) {
+            const auto volume = placement_.of_qube(mention.target);
+            if (may_refer(home, volume)) continue;
+            if (Restoration* restoration = restoration_for(home, volume, domain)) {
+                if (mention.kind == SoftKind::tag) restoration->original.tags.push_back(Tag{mention.key, 0});
+                if (mention.kind == SoftKind::device_backend) keep_devices(domain, mention, restoration->original);
+            }
+            if (mention.kind == SoftKind::feature) feature_volumes[mention.key].insert(volume);
+            changes.push_back({qube, "removed-mention", mention.key, mention.target, "",
+                               home ? "the qube it names is not always open with this qube"
+                                    : "the base may not name a qube of a volume"});
+        }
+        for (const SoftReference& mention : mentions)
+            if (!may_refer(home, placement_.of_qube(mention.target))) remove_soft_references(domain, mention.target);
+        // A feature comes back whole only when the names it lost all live on
+        // one volume: its shard may hold the whole value (the names kept are
+        // visible from there too); no other shard may.
+        for (const auto& [feature, volumes] : feature_volumes) {
+            Restoration* restoration =
+                volumes.size() == 1 ? restoration_for(home, *volumes.begin(), domain) : nullptr;
+            const Feature* after = domain.feature(feature);
+            if (!restoration || !after) continue;
+            restoration->original.set_feature(feature, features_before.at(feature));
+            restoration->confined.set_feature(feature, after->value);
+        }
+    }
+
+    // The device assignments of `mention`'s class and backend, copied.
+    static void keep_devices(const Domain& domain, const SoftReference& mention, Domain& into) {
+        for (const DeviceGroup& group : domain.devices) {
+            if (group.device_class.value_or("") != mention.key) continue;
+            for (const Device& device : group.devices) {
+                const std::string* backend = device.attributes.get("backend-domain");
+                if (!backend || *backend != mention.target) continue;
+                auto kept = std::find_if(into.devices.begin(), into.devices.end(),
+                                         [&](const DeviceGroup& g) { return g.device_class == group.device_class; });
+                if (kept == into.devices.end()) kept = into.devices.insert(into.devices.end(), {group.device_class, {}, 0});
+                kept->devices.push_back(device);
+            }
+        }
+    }
+
+    // The restoration `volume`'s shard keeps for `domain`, or null when that
+    // shard may not name it: only a higher volume of the same device does.
+    Restoration* restoration_for(const std::optional<VolumeId>& home, const std::optional<VolumeId>& volume,
+                                 const Domain& domain) {
+        const std::string uuid = uuid_key(domain);
+        if (!home || !volume || volume->device != home->device || volume->index <= home->index || uuid.empty())
+            return nullptr;
+        auto [entry, fresh] = restorations_[*volume].try_emplace(uuid);
+        if (fresh) {
+            entry->second.qube = domain.qube_name().value_or("");
+            entry->second.uuid = uuid;
+        }
+        return &entry->second;
+    }
+
+    // A reference that would dangle when the target's volume is closed: a
+    // netvm or default_dispvm becomes none (never another qube: that could
+    // route a qube around its VPN, or open its files in another disposable),
+    // a template the system's default template, anything else its default.
+    void replace_reference(Domain& domain, const HardReference& reference, const std::optional<VolumeId>& home,
+                           std::vector<Domain>& siblings, std::vector<Change>& changes,
+                           std::vector<std::string>& problems) {
         const std::string qube = domain.value("name").value_or("dom0");
-        const std::optional<VolumeId> home = domain.is_admin() ? std::nullopt : placement_.of_qube(qube);
+        const std::string reason =
+            home ? "the target was not always open with this qube" : "the base may not name a qube of a volume";
+        if (reference.property == "netvm" || reference.property == "default_dispvm") {
+            domain.set_property(reference.property, std::nullopt);
+            changes.push_back({qube, "confined-reference", reference.property, reference.target, "(none)", reason});
+            return;
+        }
         if (reference.property == "template") {
             const auto replacement = visible_template(domain, home);
             if (!replacement) {
@@ -267,13 +363,11 @@ private:
             }
             domain.set_property("template", *replacement);
             follow_new_template(domain, siblings);
-            changes.push_back({qube, "confined-reference", "template", reference.target, *replacement,
-                               "the template was not always open with this qube"});
+            changes.push_back({qube, "confined-reference", "template", reference.target, *replacement, reason});
             return;
         }
         domain.remove_property(reference.property);
-        changes.push_back({qube, "confined-reference", reference.property, reference.target, "(default)",
-                           "the target was not always open with this qube"});
+        changes.push_back({qube, "confined-reference", reference.property, reference.target, "(default)", reason});
     }
 
     // The system's default template, or the first template always visible
@@ -359,7 +453,8 @@ private:
             if (domain.is_admin() || !domain.qube_name() || !placement_.of_qube(*domain.qube_name()))
                 base.domains.push_back(domain);
         confine_globals(base, report);
-        for (Domain& domain : base.domains) confine_base_domain(domain, base.domains, report);
+        for (Domain& domain : base.domains)
+            confine_domain(domain, std::nullopt, base.domains, report.base_changes, report.base_problems);
         base.labels = labels_used_by(base.domains, true);
 
         Diagnostics diagnostics("base");
@@ -381,16 +476,6 @@ private:
         }
     }
 
-    void confine_base_domain(Domain& domain, std::vector<Domain>& base_domains, HealReport& report) {
-        const std::string qube = domain.qube_name().value_or("");
-        for (const HardReference& reference : hard_references(domain))
-            if (placement_.of_qube(reference.target))
-                replace_reference(domain, reference, base_domains, report.base_changes, report.base_problems);
-        for (const SoftReference& reference : soft_references(domain))
-            if (placement_.of_qube(reference.target) && remove_soft_references(domain, reference.target) > 0)
-                report.base_changes.push_back({qube, "removed-mention", reference.key, reference.target, "",
-                                               "the base may not name a qube of a volume"});
-    }
 
     const Document& input_;
     const std::vector<ExistingShard>& existing_;
@@ -400,6 +485,8 @@ private:
     std::vector<Pool> pools_;  // as qubesd loads them
     std::set<long long> used_qids_;
     std::set<long long> used_dispids_;
+    // What each volume's shard keeps for lower qubes, by their uuid.
+    std::map<VolumeId, std::map<std::string, Restoration>> restorations_;
 };
 
 // The next boot merges the base written here with the shards then on disk:

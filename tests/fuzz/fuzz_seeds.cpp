@@ -47,9 +47,7 @@ std::vector<std::pair<std::string, fs::path>> systems(const fs::path& data) {
     return found;
 }
 
-int derive(const std::string& name, const fs::path& file, const fs::path& out) {
-    if (fs::file_size(file) > largest_seed) return 0;
-    const std::string bytes = slurp(file);
+int derive_from(const std::string& name, const std::string& bytes, const fs::path& out) {
     healer::Diagnostics diagnostics(name);
     const auto whole = healer::read_document(bytes, diagnostics);
     if (!whole || !fuzz::loads(*whole)) return 0;
@@ -66,6 +64,28 @@ int derive(const std::string& name, const fs::path& file, const fs::path& out) {
     spit(out / "split" / name, fuzz::join_input(bytes, shards));
     spit(out / "split" / (name + "-first"), bytes);
     return 1;
+}
+
+// The small fixture with scratch (volume 1) behind sys-proton and created by
+// press (volume 2): its shards carry a <restores> section (shards.md,
+// "References up").
+std::string references_up(const std::string& small) {
+    healer::Diagnostics diagnostics("system-small");
+    auto whole = healer::read_document(small, diagnostics);
+    healer::Domain* scratch = whole ? whole->domain("scratch") : nullptr;
+    if (!scratch || !whole->domain("sys-proton") || !whole->domain("press")) return {};
+    scratch->set_property("netvm", "sys-proton");
+    scratch->tags.push_back(healer::Tag{"created-by-press", 0});
+    return healer::serialize(*whole);
+}
+
+int derive(const std::string& name, const fs::path& file, const fs::path& out) {
+    if (fs::file_size(file) > largest_seed) return 0;
+    const std::string bytes = slurp(file);
+    int derived = derive_from(name, bytes, out);
+    if (name == "system-small")
+        if (const std::string up = references_up(bytes); !up.empty()) derived += derive_from(name + "-up", up, out);
+    return derived;
 }
 
 void command_lines(const fs::path& out) {

@@ -41,8 +41,15 @@ struct Run {
 };
 
 // The sanitizer runtime reserves terabytes of address space: no limit there.
+// (GCC defines __SANITIZE_ADDRESS__; clang 14 only answers __has_feature.)
 #if defined(__SANITIZE_ADDRESS__)
 inline constexpr bool address_limit = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool address_limit = false;
+#else
+inline constexpr bool address_limit = true;
+#endif
 #else
 inline constexpr bool address_limit = true;
 #endif

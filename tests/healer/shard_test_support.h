@@ -3,12 +3,14 @@
 
 #include <doctest/doctest.h>
 
+#include <cctype>
 #include <map>
 #include <set>
 #include <string>
 
 #include "healer/document_reader.h"
 #include "healer/merge.h"
+#include "healer/references.h"
 #include "healer/serializer.h"
 #include "healer/split.h"
 #include "test_support.h"
@@ -96,7 +98,90 @@ inline std::string replace_all(std::string text, const std::string& from, const 
     return text;
 }
 
+// Names as whole tokens of qube-name characters.
+inline std::set<std::string> name_tokens(const std::string& text) {
+    std::set<std::string> found;
+    std::string current;
+    for (const char c : text + " ") {
+        if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.') {
+            current += c;
+        } else if (!current.empty()) {
+            found.insert(current);
+            current.clear();
+        }
+    }
+    return found;
+}
+
+// What a qube says of other qubes, in a form to compare.
+struct Mentions {
+    std::map<std::string, std::optional<std::string>> properties;  // restorable ones; absent: not listed
+    std::set<std::string> tags;
+    std::map<std::string, std::string> features;
+    std::set<std::string> devices;  // class:backend:id
+    bool operator==(const Mentions&) const = default;
+};
+
+inline Mentions mentions_of(const Domain& domain) {
+    Mentions m;
+    for (const Property& property : domain.properties)
+        if (property.name && is_restorable_property(*property.name)) m.properties[*property.name] = property.value();
+    for (const Tag& tag : domain.tags)
+        if (tag.name) m.tags.insert(*tag.name);
+    for (const Feature& feature : domain.features)
+        if (feature.name && is_name_feature(*feature.name)) m.features[*feature.name] = feature.value;
+    for (const DeviceGroup& group : domain.devices)
+        for (const Device& device : group.devices) {
+            const std::string* backend = device.attributes.get("backend-domain");
+            const std::string* id = device.attributes.get("id");
+            m.devices.insert(group.device_class.value_or("") + ":" + (backend ? *backend : "") + ":" +
+                             (id ? *id : ""));
+        }
+    return m;
+}
+
+inline std::string describe(const Mentions& m) {
+    std::string text;
+    for (const auto& [name, value] : m.properties) text += name + "=" + value.value_or("(none)") + " ";
+    for (const auto& tag : m.tags) text += "tag:" + tag + " ";
+    for (const auto& [name, value] : m.features) text += name + "='" + value + "' ";
+    for (const auto& device : m.devices) text += "device:" + device + " ";
+    return text;
+}
+
 inline const VolumeId v1{0, 1};
 inline const VolumeId v2{0, 2};
+
+// The small fixture: base templates debian-12-xfce, fedora-41-xfce, ...;
+// volume sflc_0_1 holds sys-vpn, scratch, dvm-hidden, kicksecure-17, intake,
+// disp-fieldwork; sflc_0_2 holds sys-proton and press.
+inline const std::string small_fixture_path = reliant::testing::test_data_dir() + "/fixtures/system-small.xml";
+
+inline System small_system() { return split_system(parse_file(small_fixture_path)); }
+
+inline MergeResult merge_all(const System& system, const MergeOptions& options = merge_options()) {
+    return merge(system.base, system.all(), options);
+}
+
+// Edits one shard's file text.
+inline void edit_shard(System& system, const VolumeId& volume, const std::string& from, const std::string& to) {
+    std::string& text = system.shards.at(volume);
+    const auto at = text.find(from);
+    REQUIRE_MESSAGE(at != std::string::npos, "not in the shard: " << from);
+    text.replace(at, from.size(), to);
+}
+
+// Edits the base through its serialized form.
+inline void edit_base(System& system, const std::string& from, const std::string& to) {
+    std::string text = serialize(system.base);
+    REQUIRE_MESSAGE(text.find(from) != std::string::npos, "not in the base: " << from);
+    system.base = parse(replace_all(text, from, to));
+}
+
+inline const Change* change_for(const ShardOutcome& outcome, const std::string& qube, const std::string& field) {
+    for (const Change& change : outcome.changes)
+        if (change.qube == qube && change.field == field) return &change;
+    return nullptr;
+}
 
 }  // namespace reliant::healer::testing
