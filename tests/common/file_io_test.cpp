@@ -187,7 +187,9 @@ TEST_CASE("open_regular_file refuses a FIFO without blocking, and links, directo
     REQUIRE(::bind(socket_fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
     const std::pair<const char*, int> cases[] = {{"fifo", EEXIST},   {"directory", EISDIR}, {"link", ELOOP},
                                                  {"dangling", ELOOP}, {"socket", EEXIST}};
-    for (const auto& [name, code] : cases) {
+    for (const auto& entry : cases) {
+        const char* const name = entry.first;  // not a structured binding: CAPTURE's lambda takes it (clang)
+        const int code = entry.second;
         for (const int access : {O_RDONLY, O_WRONLY, O_RDWR}) {
             CAPTURE(name);
             CAPTURE(access);
