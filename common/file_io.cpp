@@ -62,9 +62,9 @@ Status replaceable(int directory, const std::string& name, const std::filesystem
 
 }  // namespace
 
-Result<std::string> read_file(const std::filesystem::path& path, std::size_t max_bytes) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-    if (!fd) return Error::from_errno("cannot open " + path.string());
+namespace {
+
+Result<std::string> read_all(const UniqueFd& fd, const std::filesystem::path& path, std::size_t max_bytes) {
     std::string content;
     char chunk[65536];
     for (;;) {
@@ -80,6 +80,25 @@ Result<std::string> read_file(const std::filesystem::path& path, std::size_t max
                 EFBIG);
         content.append(chunk, static_cast<std::size_t>(n));
     }
+}
+
+}  // namespace
+
+Result<std::string> read_file(const std::filesystem::path& path, std::size_t max_bytes) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd) return Error::from_errno("cannot open " + path.string());
+    return read_all(fd, path, max_bytes);
+}
+
+Result<std::string> read_regular_file(const std::filesystem::path& path, std::size_t max_bytes) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK));
+    if (!fd) return Error::from_errno("cannot open " + path.string() + " (never through a link)");
+    struct stat status {};
+    if (::fstat(fd.get(), &status) != 0) return Error::from_errno("cannot look at " + path.string());
+    if (S_ISDIR(status.st_mode)) return Error(path.string() + " is a directory, not a file", EISDIR);
+    if (!S_ISREG(status.st_mode))
+        return Error(path.string() + " is not a regular file (a FIFO, socket or device): it is never read", EEXIST);
+    return read_all(fd, path, max_bytes);
 }
 
 int remove_stale_temporaries(const std::filesystem::path& path) {

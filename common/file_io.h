@@ -17,6 +17,12 @@ namespace reliant {
 // (checked while reading, so a growing or special file cannot exhaust memory).
 Result<std::string> read_file(const std::filesystem::path& path, std::size_t max_bytes);
 
+// The same for untrusted places (a volume's shard): only a regular file is
+// read; a symlink is not followed (ELOOP), a FIFO, socket or device is not
+// opened for long or read (EEXIST), a directory neither (EISDIR). Checked on
+// the descriptor, so nothing swapped in after a look at the path is read.
+Result<std::string> read_regular_file(const std::filesystem::path& path, std::size_t max_bytes);
+
 // Replaces `path` with `bytes` so that a crash at any point leaves either the
 // old or the new content: a temporary file in the same directory, fsync,
 // rename over `path`, fsync of the directory. The temporary is removed on

@@ -1,6 +1,7 @@
 // reliant-healer split: qubesd's qubes.xml -> the base and one shard per
 // volume. Each file is written atomically and durably, shards first; counts
 // only on the output, details in --report.
+#include <algorithm>
 #include <iostream>
 
 #include "common/file_io.h"
@@ -136,6 +137,14 @@ int run_split(const std::vector<std::string>& words) {
         if (auto ok = write_file_atomically(*report, result.report.to_json(), 0600); !ok)
             std::cerr << "reliant-healer split: the report is not written: " << ok.error().describe() << '\n';
     }
+    // Counts only: a new qube's name may be one the user chose in a hidden session.
+    const auto lost = std::count_if(result.report.base_changes.begin(), result.report.base_changes.end(),
+                                    [](const Change& change) { return change.kind == "lost-at-shutdown"; });
+    if (lost > 0)
+        std::cerr << "reliant-healer split: " << lost
+                  << " qube(s) created this session live in a pool of the base, which is RAM: they and their "
+                     "data end with the session. The report names them; clone each onto a volume's pool "
+                     "(qvm-clone -P POOL) before shutting down\n";
     std::cout << "reliant-healer split: " << written << " shard(s) written, " << result.report.count("kept")
               << " kept, " << result.report.count("error") << " not written\n";
     return status;

@@ -612,6 +612,52 @@ std::pair<VolumeId, std::vector<std::string>> first_breaking_shard(
     return {shards.back().volume, {"the merged system does not load"}};
 }
 
+// The global pool properties qubesd creates a qube's volumes from; the
+// kernel pool is not a qube's data.
+constexpr std::string_view data_pool_globals[] = {"default_pool", "default_pool_private", "default_pool_root",
+                                                  "default_pool_volatile"};
+
+// The first data pool of the highest merged volume, if any.
+std::optional<std::string> pool_for_new_qubes(const Document& merged, const HealReport& report,
+                                              const MergeOptions& options) {
+    std::optional<VolumeId> highest;
+    for (const ShardOutcome& outcome : report.shards)
+        if (const auto volume = parse_volume_name(outcome.volume); volume && outcome.status == "merged")
+            highest = std::max(highest.value_or(*volume), *volume);
+    if (!highest) return std::nullopt;
+    for (const Pool& pool : merged.pools)
+        if (pool.name() && pool_volume(pool, options.volume_root) == highest &&
+            !(pool.driver() && *pool.driver() == "linux-kernel"))
+            return *pool.name();
+    return std::nullopt;
+}
+
+// default_pool (and any data pool global the base sets) -> that pool; each
+// change is a base change of kind "new-qubes" whose `from` is the base's own
+// value ("(default)": absent), which split puts back.
+void direct_new_qubes(Document& merged, HealReport& report, const MergeOptions& options) {
+    if (options.new_qubes != NewQubes::highest_volume) return;
+    const auto pool = pool_for_new_qubes(merged, report, options);
+    if (!pool) return;
+    for (const std::string_view global : data_pool_globals) {
+        Property* own = merged.property(global);
+        if (global != "default_pool" && !own) continue;  // follows default_pool
+        const std::optional<std::string> was = own ? own->value() : std::nullopt;
+        // In place (the last one, which qubesd loads), so that split's
+        // putting back gives the base byte for byte.
+        if (own) {
+            own->text = *pool;
+            own->ref.reset();
+        } else {
+            merged.properties.push_back(Property{std::string(global), *pool, std::nullopt, 0});
+        }
+        report.base_changes.push_back({"", "new-qubes", std::string(global), own ? was.value_or("") : "(default)",
+                                       *pool,
+                                       "qubes created without a pool land on this volume; split gives the base "
+                                       "its own value back"});
+    }
+}
+
 }  // namespace
 
 MergeResult merge(const Document& base, std::vector<ShardInput> shards, const MergeOptions& options) {
@@ -631,9 +677,13 @@ MergeResult merge(const Document& base, std::vector<ShardInput> shards, const Me
         const bool any_merged = std::any_of(candidate.outcomes.begin(), candidate.outcomes.end(),
                                             [](const ShardOutcome& o) { return o.status == "merged"; });
         if (!any_merged || loads(candidate.merged, options.validation)) {
+            result.report.shards = std::move(candidate.outcomes);
+            direct_new_qubes(candidate.merged, result.report, options);
+            for (const Domain& domain : base.domains)
+                if (const std::string uuid = uuid_key(domain); !uuid.empty() && !domain.is_admin())
+                    result.report.base_qubes.push_back(uuid);
             sort_like_qubesd(candidate.merged);
             result.merged = std::move(candidate.merged);
-            result.report.shards = std::move(candidate.outcomes);
             return result;
         }
         // Rare: find the shard that breaks the system, freeze it, merge again.

@@ -31,8 +31,15 @@ struct ShardInput {
     std::string read_error;
 };
 
+// Where qubes created without naming a pool land (docs/shards.md, "New
+// qubes"): qubesd's default pools of the merged file point at a pool of the
+// highest merged volume, so that a new qube and its data outlive the session
+// (the base is RAM). Split gives the base its own values back.
+enum class NewQubes { highest_volume, base };
+
 struct MergeOptions {
     FixPolicy fixes;
+    NewQubes new_qubes = NewQubes::highest_volume;
     std::filesystem::path volume_root = "/run/shufflecake";
     ValidationOptions validation;
     XmlLimits limits;

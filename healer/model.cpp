@@ -87,6 +87,7 @@ void Domain::set_feature(std::string_view name, std::string new_value) {
 }
 
 const Property* Document::property(std::string_view name) const { return last_property(properties, name); }
+Property* Document::property(std::string_view name) { return last_property(properties, name); }
 
 std::optional<std::string> Document::value(std::string_view name) const {
     const Property* found = property(name);

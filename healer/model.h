@@ -144,6 +144,7 @@ struct Document {
     std::vector<Domain> domains;
 
     const Property* property(std::string_view name) const;
+    Property* property(std::string_view name);
     std::optional<std::string> value(std::string_view name) const;
     const Pool* pool(std::string_view name) const;  // the last one of that name
     const Domain* domain(std::string_view qube_name) const;

@@ -43,7 +43,9 @@ std::string HealReport::to_json() const {
                ",\"status\":" + json_quote(s.status) + ",\"qubes\":" + std::to_string(s.qubes) +
                ",\"reasons\":" + strings(s.reasons) + ",\"changes\":" + changes(s.changes) + "}";
     }
-    return out + "]}\n";
+    out += "]";
+    if (!base_qubes.empty()) out += ",\"base_qubes\":" + strings(base_qubes);
+    return out + "}\n";
 }
 
 }  // namespace reliant::healer

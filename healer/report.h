@@ -35,6 +35,10 @@ struct HealReport {
     // (and left out of the JSON) for merge, whose output is not the base.
     std::string base_status;
     std::vector<ShardOutcome> shards;
+    // merge only: the uuids of the base's qubes (not secret: the base is what
+    // a duress boot shows), so that split can tell a qube created this
+    // session in a pool of the base, which the session's end loses.
+    std::vector<std::string> base_qubes;
 
     std::size_t count(const std::string& status) const;
     std::string to_json() const;

@@ -38,7 +38,7 @@ public:
 
     Result<std::string> read(const fs::path& path) {
         const std::size_t limit = std::min(per_shard_, left_);
-        auto bytes = read_file(path, limit);
+        auto bytes = read_regular_file(path, limit);  // a volume's file: never through a link
         if (!bytes && bytes.error().code() == EFBIG && limit < per_shard_)
             return Error("the shards together are larger than the budget; this one was not read", EFBIG);
         if (bytes) left_ -= bytes->size();
@@ -99,6 +99,22 @@ std::vector<ExistingShard> existing_shards(const fs::path& root, const XmlLimits
     return shards;
 }
 
+// The base's own default pools merge replaced (base changes of kind
+// "new-qubes": `from` is the base's value, "(default)" when it had none).
+void read_base_pools(const JsonValue& report, BootMerge& boot) {
+    const JsonValue* changes = report.member("base_changes");
+    if (!changes || !changes->array()) return;
+    for (const JsonValue& change : *changes->array()) {
+        const auto text = [&](const char* name) {
+            const JsonValue* value = change.member(name);
+            return value && value->string() ? *value->string() : std::string();
+        };
+        if (text("kind") != "new-qubes" || text("field").empty()) continue;
+        const std::string from = text("from");
+        boot.base_pools[text("field")] = from == "(default)" ? std::nullopt : std::optional<std::string>(from);
+    }
+}
+
 Result<BootMerge> read_boot_merge(const fs::path& report) {
     auto text = read_file(report, 16u << 20);
     if (!text) return std::move(text).error();
@@ -120,6 +136,12 @@ Result<BootMerge> read_boot_merge(const fs::path& report) {
             boot.merged.insert(*id);
         else
             boot.frozen.insert(*id);
+    }
+    read_base_pools(*json, boot);
+    if (const JsonValue* qubes = json->member("base_qubes"); qubes && qubes->array()) {
+        boot.base_qubes.emplace();
+        for (const JsonValue& uuid : *qubes->array())
+            if (const std::string* value = uuid.string()) boot.base_qubes->insert(*value);
     }
     return boot;
 }

@@ -453,6 +453,7 @@ private:
             if (domain.is_admin() || !domain.qube_name() || !placement_.of_qube(*domain.qube_name()))
                 base.domains.push_back(domain);
         confine_globals(base, report);
+        report_new_base_qubes(base, report);
         for (Domain& domain : base.domains)
             confine_domain(domain, std::nullopt, base.domains, report.base_changes, report.base_problems);
         base.labels = labels_used_by(base.domains, true);
@@ -473,6 +474,51 @@ private:
             std::erase_if(base.properties, [&](const Property& p) { return p.name == reference.property; });
             report.base_changes.push_back({"", "confined-reference", reference.property, reference.target,
                                            "(default)", "a global property may not name a qube of a volume"});
+        }
+        confine_default_pools(base, report);
+    }
+
+    // A default pool on a volume (merge points new qubes there, or the user
+    // did): the base gets its own value back, recorded by merge, or the
+    // default. The base must load alone, where no volume's pool exists.
+    void confine_default_pools(Document& base, HealReport& report) const {
+        std::vector<std::string> on_volumes;
+        for (const Property& property : base.properties) {
+            const PropertySpec* spec = property.name ? global_property(*property.name) : nullptr;
+            const auto pool = property.value();
+            if (!spec || spec->kind != ValueKind::pool || !pool) continue;
+            const auto there = placement_.pool_volume.find(*pool);
+            if (there != placement_.pool_volume.end() && there->second) on_volumes.push_back(*property.name);
+        }
+        for (const std::string& global : on_volumes) {
+            const std::string was = base.value(global).value_or("");
+            std::optional<std::string> own_value;  // nullopt: the default
+            if (boot_)
+                if (const auto recorded = boot_->base_pools.find(global); recorded != boot_->base_pools.end())
+                    own_value = recorded->second;
+            if (own_value) {
+                Property* own = base.property(global);
+                own->text = *own_value;
+                own->ref.reset();
+            } else {
+                std::erase_if(base.properties, [&](const Property& p) { return p.name == global; });
+            }
+            report.base_changes.push_back({"", "confined-pool", global, was, own_value.value_or("(default)"),
+                                           "the base's own value: a pool of a volume does not exist without it"});
+        }
+    }
+
+    // A qube created this session in a pool of the base lives in RAM: the
+    // end of the session loses it and its data. Never silent.
+    void report_new_base_qubes(const Document& base, HealReport& report) const {
+        if (!boot_ || !boot_->base_qubes) return;
+        for (const Domain& domain : base.domains) {
+            const std::string uuid = uuid_key(domain);
+            if (domain.is_admin() || uuid.empty() || boot_->base_qubes->contains(uuid)) continue;
+            report.base_changes.push_back(
+                {domain.qube_name().value_or(""), "lost-at-shutdown", "", "", "",
+                 "created this session in a pool of the base, which is RAM: it and its data end with the "
+                 "session. Clone it onto a volume's pool (qvm-clone -P POOL) before shutting down"});
         }
     }
 

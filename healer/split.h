@@ -7,6 +7,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -33,6 +34,11 @@ struct ExistingShard {
 struct BootMerge {
     std::set<VolumeId> merged;
     std::set<VolumeId> frozen;
+    // The base's own values of the default pools merge pointed at a volume
+    // (nullopt: absent, the default), to be put back.
+    std::map<std::string, std::optional<std::string>> base_pools;
+    // The uuids of the base's qubes at boot (nullopt: an older report).
+    std::optional<std::set<std::string>> base_qubes;
 };
 
 struct SplitOptions {

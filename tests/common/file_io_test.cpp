@@ -202,3 +202,24 @@ TEST_CASE("open_regular_file refuses a FIFO without blocking, and links, directo
     CHECK_FALSE(fs::exists(dir / "nowhere"));
     ::close(socket_fd);
 }
+
+TEST_CASE("read_regular_file reads a regular file, and refuses a FIFO without blocking, links and directories") {
+    TempDir dir;
+    reliant::testing::spit(dir / "target", "content");
+    REQUIRE(::mkfifo((dir / "fifo").c_str(), 0600) == 0);
+    fs::create_directory(dir / "directory");
+    fs::create_symlink(dir / "target", dir / "link");
+    auto read = reliant::read_regular_file(dir / "target", 100);
+    REQUIRE(read.ok());
+    CHECK(*read == "content");
+    CHECK(reliant::read_regular_file(dir / "target", 3).error().code() == EFBIG);
+    const std::pair<const char*, int> cases[] = {{"fifo", EEXIST}, {"directory", EISDIR}, {"link", ELOOP},
+                                                 {"missing", ENOENT}};
+    for (const auto& entry : cases) {
+        const char* const name = entry.first;  // not a structured binding: CAPTURE's lambda takes it (clang)
+        CAPTURE(name);
+        auto refused = reliant::read_regular_file(dir / name, 100);
+        REQUIRE_FALSE(refused.ok());
+        CHECK(refused.error().code() == entry.second);
+    }
+}

@@ -109,7 +109,7 @@ TEST_CASE("references up: a lower qube's netvm, GUI qube, tags, features and dev
         // The next split of that session writes the same shards again.
         std::vector<ExistingShard> existing;
         for (const auto& [volume, bytes] : system.shards) existing.push_back({volume, true, read_shard(bytes, volume).shard, {}});
-        const SplitResult again = split(*result.merged, existing, BootMerge{{v1, v2}, {}}, split_options());
+        const SplitResult again = split(*result.merged, existing, boot_merge({v1, v2}), split_options());
         REQUIRE(again.shards.size() == 2);
         for (const Shard& shard : again.shards) CHECK(serialize_shard(shard) == system.shards.at(shard.volume));
     }

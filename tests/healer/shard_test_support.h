@@ -50,6 +50,14 @@ struct System {
     }
 };
 
+// What a boot's merge report says: the volumes merged and frozen.
+inline BootMerge boot_merge(std::set<VolumeId> merged, std::set<VolumeId> frozen = {}) {
+    BootMerge boot;
+    boot.merged = std::move(merged);
+    boot.frozen = std::move(frozen);
+    return boot;
+}
+
 inline SplitOptions split_options() {
     SplitOptions options;
     options.validation = test_validation();
