@@ -1,0 +1,74 @@
+#include "syncconfig/dom0_run.h"
+
+#include "common/file_io.h"
+#include "syncconfig/display.h"
+
+namespace reliant::syncconfig {
+namespace {
+
+constexpr std::chrono::milliseconds qvm_features_timeout{60000};
+
+void print_bind_dirs_and_notes(const Dom0Plan& plan, std::ostream& out) {
+    for (const auto& [target, text] : plan.bind_dirs)
+        out << "bind-dirs for " << target << " (Qubes 4.2: install it yourself):\n" << text;
+    for (const std::string& note : plan.notes) out << "note: " << note << "\n";
+}
+
+Status run(shufflecake::CommandRunner& runner, const std::vector<std::string>& argv, const char* step) {
+    ProcessOptions options;
+    options.timeout = qvm_features_timeout;
+    options.max_output = 64 * 1024;
+    auto result = runner.run(argv, options);
+    if (!result) return std::move(result).error().context(show_command(argv));
+    if (!result->succeeded()) {
+        const std::string said = result->err.substr(0, result->err.find('\n'));
+        return Error(std::string(step) + ": " + show_command(argv) + " " + result->describe() +
+                     (said.empty() ? "" : ": " + sanitize_line(said, 300)));
+    }
+    return success();
+}
+
+}  // namespace
+
+std::string show_command(const std::vector<std::string>& argv) {
+    std::string out;
+    for (const std::string& word : argv) {
+        if (!out.empty()) out += ' ';
+        out += word.find(' ') == std::string::npos && !word.empty() ? word : "'" + word + "'";
+    }
+    return out;
+}
+
+void print_dom0_plan(const Dom0Plan& plan, std::ostream& out) {
+    for (const auto& argv : plan.existence_checks) out << "would check: " << show_command(argv) << "\n";
+    for (const auto& argv : plan.feature_calls) out << "would run: " << show_command(argv) << "\n";
+    for (const PlannedFile& file : plan.files)
+        out << "would write " << file.path.string() << ":\n" << file.content << "-- end of " << file.path.string()
+            << "\n";
+    print_bind_dirs_and_notes(plan, out);
+}
+
+Status apply_dom0_plan(const Dom0Plan& plan, shufflecake::CommandRunner& runner, std::ostream& out) {
+    for (const auto& argv : plan.existence_checks)
+        if (auto s = run(runner, argv, "a named qube does not exist (or qubesd cannot be asked)"); !s)
+            return std::move(s).error().advise(
+                "create the qube, or open its volume: a qube of a closed volume cannot be placed; nothing was "
+                "changed");
+    for (const PlannedFile& file : plan.files)
+        if (auto s = check_replaceable(file.path); !s)
+            return std::move(s).error().context("cannot write " + file.path.string() + ", nothing was changed");
+    for (const auto& argv : plan.feature_calls) {
+        if (auto s = run(runner, argv, "setting a feature failed"); !s)
+            return std::move(s).error().advise("no policy file was written; fix the cause and run again");
+        out << "ran: " << show_command(argv) << "\n";
+    }
+    for (const PlannedFile& file : plan.files) {
+        if (auto s = write_file_atomically(file.path, file.content, 0644); !s)
+            return std::move(s).error().context("writing " + file.path.string());
+        out << "wrote " << file.path.string() << "\n";
+    }
+    print_bind_dirs_and_notes(plan, out);
+    return success();
+}
+
+}  // namespace reliant::syncconfig
