@@ -60,8 +60,19 @@ void make_tree(const fs::path& root) {
     }
 }
 
+// Where the candidate's time goes, summed over its calls (warm-up included).
+struct Phases {
+    double stream_ms = 0, apply_ms = 0;
+    int calls = 0;
+} phases;
+
+double since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
 // Push and apply into `home`: false on any failure.
 bool push_and_apply(const std::string& source, const std::string& home) {
+    const auto start = std::chrono::steady_clock::now();
     auto collected = collect(source, "bench", "target", {});
     if (!collected || collected->entries.size() != file_count) return false;
     const std::string stream = encode_stream(1, "bench", collected->entries, collected->contents);
@@ -89,6 +100,8 @@ bool push_and_apply(const std::string& source, const std::string& home) {
         std::fprintf(stderr, "receive: %s\n", received.reason.c_str());
         return false;
     }
+    phases.stream_ms += since(start);
+    const auto apply_start = std::chrono::steady_clock::now();
     auto state = StateDir::open(home);
     if (!state || !state->lock()) return false;
     auto model = build_review(*state, db, received.id);
@@ -96,6 +109,8 @@ bool push_and_apply(const std::string& source, const std::string& home) {
     const Transaction transaction = to_transaction(*model);
     if (transaction.changes.size() != file_count) return false;
     auto applied = run_transaction(*state, transaction);
+    phases.apply_ms += since(apply_start);
+    ++phases.calls;
     if (!applied) std::fprintf(stderr, "apply: %s\n", applied.error().describe().c_str());
     return applied.ok();
 }
@@ -136,6 +151,10 @@ int main(int argc, char** argv) {
     std::printf("%d files, %zu bytes\n", file_count, total_bytes);
     bench::print(results);
     std::printf("ratio (median): %.1fx\n", results[1].median() / results[0].median());
+    if (phases.calls > 0)
+        std::printf("SyncConfig mean per push: stream (collect, encode, receive, stage) %.1f ms, "
+                    "review + apply %.1f ms\n",
+                    phases.stream_ms / phases.calls, phases.apply_ms / phases.calls);
     std::error_code ignored;
     fs::remove_all(base, ignored);
     if (!ok) {
