@@ -54,9 +54,14 @@ Status apply_dom0_plan(const Dom0Plan& plan, shufflecake::CommandRunner& runner,
             return std::move(s).error().advise(
                 "create the qube, or open its volume: a qube of a closed volume cannot be placed; nothing was "
                 "changed");
-    for (const PlannedFile& file : plan.files)
+    for (const PlannedFile& file : plan.files) {
+        std::error_code ec;
+        if (!std::filesystem::is_directory(file.path.parent_path(), ec))
+            return Error("cannot write " + file.path.string() + ": " + file.path.parent_path().string() +
+                         " is not a directory; nothing was changed");
         if (auto s = check_replaceable(file.path); !s)
             return std::move(s).error().context("cannot write " + file.path.string() + ", nothing was changed");
+    }
     for (const auto& argv : plan.feature_calls) {
         if (auto s = run(runner, argv, "setting a feature failed"); !s)
             return std::move(s).error().advise("no policy file was written; fix the cause and run again");

@@ -438,6 +438,12 @@ TEST_CASE("dom0: apply runs the seam in order, the policy last, and writes atomi
         CHECK(fs::is_empty(dirs.policy()));
         CHECK(!fs::exists(volume_policy_path(dirs.volumes() / "sflc_0_1")));
     }
+    SUBCASE("no policy directory: nothing set") {
+        fs::remove(dirs.policy());
+        REQUIRE(!apply_dom0_plan(*plan, runner, out).ok());
+        CHECK(runner.calls.size() == 2);  // the checks only
+        CHECK(!fs::exists(volume_policy_path(dirs.volumes() / "sflc_0_1")));
+    }
     SUBCASE("a policy file that is a symlink is never written through") {
         spit(dirs.dir.path() / "victim", "keep\n");
         fs::create_symlink(dirs.dir.path() / "victim", dirs.policy() / "30-reliant-syncconfig.policy");
