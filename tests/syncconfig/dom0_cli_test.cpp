@@ -116,3 +116,32 @@ TEST_CASE("dom0 cli: a missing qube or a refused configuration changes nothing")
     CHECK(result.exit_code == 2);
     CHECK(result.err.find(dom0.config().string() + ":6:") != std::string::npos);
 }
+
+TEST_CASE("dom0 cli: the qvm-features stand-in refuses what qubesd refuses") {
+    Dom0 dom0;
+    dom0.qube("work");
+    const std::string fake = (dom0.bin() / "qvm-features").string();
+    const auto run = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), fake);
+        auto result = reliant::run_process(args, {});
+        REQUIRE(result.ok());
+        return result->exit_code;
+    };
+    CHECK(run({"--", "work", "vm-config.ok", "a b"}) == 0);
+    CHECK(run({"--", "work", "vm-config.ok"}) == 0);
+    CHECK(run({"--", "work", "vm-config.unset"}) == 1);
+    CHECK(run({"--", "nobody", "vm-config.ok", "x"}) == 2);                    // no such domain
+    CHECK(run({"--", "work", "vm-config.1x", "x"}) == 1);                      // must start with a letter
+    CHECK(run({"--", "work", "vm-config." + std::string(53, 'a'), "x"}) == 1);  // over 52 bytes
+    CHECK(run({"--", "work", "a/b", "x"}) == 1);                               // feature name charset
+    CHECK(run({"--", "work", "vm-config.ok", "tab\there"}) == 1);              // printable ASCII only
+    CHECK(run({"--", "work", "custom-persist.k", "relative/path"}) == 1);
+    CHECK(run({"--", "work", "custom-persist.k", "dir:root:root:0999:/x"}) == 1);
+    CHECK(run({"--", "work", "custom-persist.k", "link:root:root:0755:/x"}) == 1);
+    CHECK(run({"--", "work", "custom-persist." + std::string(55, 'k'), "/x"}) == 1);
+    CHECK(run({"--", "work", "custom-persist.k", "dir:root:root:0755:/x"}) == 0);
+    CHECK(run({"--unset", "--", "work", "vm-config.ok", "x"}) == 2);
+    CHECK(run({"--unset", "--", "work", "vm-config.ok"}) == 0);
+    CHECK(dom0.feature("work", "vm-config.ok") == "(unset)");
+    CHECK(dom0.feature("work", "custom-persist.k") == "dir:root:root:0755:/x");
+}
