@@ -66,6 +66,12 @@ std::string feature_of(std::string_view qubesdb_key) {
 
 }  // namespace
 
+bool owned_feature(std::string_view name) {
+    for (std::string_view prefix : owned_feature_prefixes)
+        if (name.starts_with(prefix) && name.size() > prefix.size()) return true;
+    return false;
+}
+
 Result<PolicyRules> policy_rules(const Dom0Config& config, const QubePlaces& places) {
     PolicyRules rules;
     std::string refused;
@@ -154,6 +160,7 @@ Result<Dom0Plan> plan_dom0(const Dom0Config& config, const Dom0Options& options)
     if (!rules) return std::move(rules).error();
 
     Dom0Plan plan;
+    plan.qvm_features = options.qvm_features;
     for (const std::string& name : names) plan.existence_checks.push_back({options.qvm_features, "--", name});
     plan.files.push_back({options.policy_dir / std::string(dom0_policy_file_name), base_policy_text(rules->base)});
     for (const healer::VolumeId& volume : places->open_volumes) {
@@ -188,6 +195,9 @@ Result<Dom0Plan> plan_dom0(const Dom0Config& config, const Dom0Options& options)
             plan.bind_dirs[target.name] = bind_dirs_text(target);
         }
     }
+    for (const Dom0Target& target : config.targets) plan.owned[target.name];
+    for (const auto& argv : plan.feature_calls)
+        if (owned_feature(argv[3])) plan.owned[argv[2]].insert(argv[3]);
     return plan;
 }
 

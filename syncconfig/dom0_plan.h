@@ -16,12 +16,15 @@
 //    read by core-agent-linux vm-systemd/bind-dirs.sh); on 4.2 a bind-dirs
 //    configuration text to install in the target.
 //  * the checks that every named qube exists (qvm-features NAME), so that a
-//    qube of a closed volume, which the shards cannot place, is never named.
+//    qube of a closed volume, which the shards cannot place, is never named;
+//    their listings show the owned features (owned_feature_prefixes) a
+//    target has but the configuration no longer asks for: those are unset.
 #pragma once
 
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -73,8 +76,17 @@ struct PlannedFile {
     std::string content;
 };
 
+// The feature names the tool owns on a target: what it sets, and what it
+// unsets when the configuration no longer asks for it.
+inline constexpr std::string_view owned_feature_prefixes[] = {"vm-config.syncconfig.profile.",
+                                                              "custom-persist.syncconfig-"};
+
+bool owned_feature(std::string_view name);
+
 struct Dom0Plan {
-    std::vector<std::vector<std::string>> existence_checks;  // argv
+    std::string qvm_features;
+    std::vector<std::vector<std::string>> existence_checks;  // argv: qvm-features -- NAME (lists its features)
+    std::map<std::string, std::set<std::string>> owned;      // target -> the owned features it keeps
     std::vector<std::vector<std::string>> feature_calls;     // argv
     std::vector<PlannedFile> files;                          // base file first
     std::map<std::string, std::string> bind_dirs;            // target -> text (4.2)

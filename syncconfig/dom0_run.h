@@ -1,8 +1,9 @@
 // Carrying out a dom0 plan (dom0_plan.h), or printing it (--dry-run).
 //
-// Order: every named qube must exist (qvm-features NAME), then every policy
-// file's place is checked (a regular file or nothing), then the features are
-// set, then the policy files are written (atomically and durably: temporary,
+// Order: every named qube must exist (qvm-features NAME, which lists its
+// features), then every policy file's place is checked (a regular file or
+// nothing), then the features are set, then the owned features the
+// configuration no longer asks for are unset, then the policy files are written (atomically and durably: temporary,
 // fsync, rename, fsync of the directory). The policy comes last: a call can
 // be allowed only once the target's own gate (its profiles) is in place. A
 // failure stops the run with the step named; rerunning is safe (every step

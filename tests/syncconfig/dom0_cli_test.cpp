@@ -87,6 +87,18 @@ TEST_CASE("dom0 cli: apply sets the features through qvm-features and writes the
     // A second run changes nothing.
     REQUIRE(dom0.run({"apply", "--config", dom0.config().string()}).exit_code == 0);
     CHECK(slurp(dom0.policy()) == policy);
+    // Without the persistence line and with another profile, what the tool
+    // set before and no longer asks for is unset; the rest stays.
+    spit(dom0.config(), "sender config-mgmt\nprofile vim allow=.vimrc\ntarget work vim\ntarget personal vim\n");
+    spit(dom0.bin() / "qubes/work/features/custom-persist.home", "/home");
+    REQUIRE(dom0.run({"apply", "--config", dom0.config().string()}).exit_code == 0);
+    CHECK(dom0.feature("work", "vm-config.syncconfig.profiles") == "vim");
+    CHECK(dom0.feature("work", "vm-config.syncconfig.profile.vim") == "allow=.vimrc");
+    CHECK(dom0.feature("work", "vm-config.syncconfig.profile.git") == "(unset)");
+    CHECK(dom0.feature("work", "custom-persist.home") == "/home");
+    for (const auto& entry : fs::directory_iterator(dom0.bin() / "qubes/work/features"))
+        CHECK(!entry.path().filename().string().starts_with("custom-persist.syncconfig-"));
+    CHECK(slurp(dom0.policy()).find("+git") == std::string::npos);
 }
 
 TEST_CASE("dom0 cli: dry-run runs and writes nothing") {

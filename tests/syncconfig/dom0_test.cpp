@@ -366,8 +366,14 @@ TEST_CASE("dom0: features are exactly the keys the receiver reads, persistence p
                        "personal vm-config.syncconfig.profile.git=allow=.gitconfig allow=.config/git/** "
                        "secret=.git-credentials",
                    });
-    // The receiver's QubesDB keys are these features' names under /vm-config/.
+    // The receiver's QubesDB keys are these features' names under /vm-config/,
+    // and the features the tool owns (and unsets when stale) are these.
     CHECK(std::string(qubesdb_profiles_key) == "/vm-config/syncconfig.profiles");
+    CHECK(std::string(owned_feature_prefixes[0]) == "vm-config." + std::string(qubesdb_profile_prefix.substr(11)));
+    CHECK(persist_key.starts_with(owned_feature_prefixes[1]));
+    CHECK(plan->owned.at("work").size() == 3);  // profile.git, profile.shell, the custom-persist key
+    CHECK(plan->owned.at("personal").size() == 1);
+    CHECK(!owned_feature("vm-config.syncconfig.profiles"));
     CHECK(plan->bind_dirs.empty());
     CHECK(plan->notes.size() == 1);
 
@@ -437,6 +443,31 @@ TEST_CASE("dom0: apply runs the seam in order, the policy last, and writes atomi
         REQUIRE(!apply_dom0_plan(*plan, runner, out).ok());
         CHECK(fs::is_empty(dirs.policy()));
         CHECK(!fs::exists(volume_policy_path(dirs.volumes() / "sflc_0_1")));
+    }
+    SUBCASE("owned features the configuration no longer asks for are unset, others kept") {
+        runner.on_run = [](const reliant::testing::FakeRunner::Call& call) {
+            ProcessResult result = reliant::testing::FakeRunner::exit_with(0);
+            if (call.argv.size() == 3 && call.argv[2] == "intake")
+                result.out = "vm-config.syncconfig.profile.old   allow=x\n"
+                             "vm-config.syncconfig.profiles      git\n"
+                             "vm-config.syncconfig.profile.git   allow=.gitconfig\n"
+                             "custom-persist.syncconfig-0123456789abcdef dir:root:root:0755:/etc/x\n"
+                             "custom-persist.home                /home\n"
+                             "vm-config.syncconfig.profile.      x\n"
+                             "other.feature 1\n";
+            if (call.argv.size() == 3 && call.argv[2] == "scratch")  // the sender is never cleaned
+                result.out = "vm-config.syncconfig.profile.old allow=x\n";
+            return Result<ProcessResult>(result);
+        };
+        REQUIRE(apply_dom0_plan(*plan, runner, out).ok());
+        std::vector<std::string> unset;
+        for (const auto& call : runner.calls)
+            if (call.argv.size() > 1 && call.argv[1] == "--unset") unset.push_back(show_command(call.argv));
+        CHECK(unset == std::vector<std::string>{
+                           "qvm-features --unset -- intake vm-config.syncconfig.profile.old",
+                           "qvm-features --unset -- intake custom-persist.syncconfig-0123456789abcdef",
+                       });
+        CHECK(runner.calls.back().argv[1] == "--unset");  // after the features that are set
     }
     SUBCASE("no policy directory: nothing set") {
         fs::remove(dirs.policy());
