@@ -64,6 +64,17 @@ std::string feature_of(std::string_view qubesdb_key) {
     return "vm-config." + std::string(qubesdb_key.substr(qubesdb_prefix.size()));
 }
 
+// The generated lines, read back with the strict reader before anything is
+// written: a line that does not parse or grants more than named qubes is a
+// bug here, and stops the run rather than reaching qrexec.
+Status lint_generated(const std::vector<PolicyLine>& lines) {
+    auto read = parse_policy_text(lines_text(lines));
+    if (!read) return std::move(read).error().context("a generated policy line does not read back");
+    for (const PolicyLine& line : *read)
+        if (auto wide = wide_grant(line); !wide.empty()) return Error("a generated policy line is too wide: " + wide);
+    return success();
+}
+
 }  // namespace
 
 bool owned_feature(std::string_view name) {
@@ -91,6 +102,9 @@ Result<PolicyRules> policy_rules(const Dom0Config& config, const QubePlaces& pla
                 rules.base.push_back(std::move(line));
         }
     }
+    if (auto s = lint_generated(rules.base); !s) return std::move(s).error();
+    for (const auto& [volume, lines] : rules.volumes)
+        if (auto s = lint_generated(lines); !s) return std::move(s).error();
     if (!refused.empty())
         return Error("sender and target on different volumes (or one in the base): a policy line in either place "
                      "would name a qube of the other, so nothing was written:" + refused)
