@@ -1,5 +1,5 @@
-// Writes seed inputs for fuzz-syncstream and fuzz-syncpath into
-// SEEDS/syncstream and SEEDS/syncpath: valid streams built with the real
+// Writes seed inputs for fuzz-syncstream, fuzz-syncpath, fuzz-syncdisplay and
+// fuzz-syncpolicy into SEEDS/<target>: valid streams built with the real
 // encoder (so the fuzzer starts from inputs that reach the blobs and the
 // trailer), and pattern/path pairs.
 #include <filesystem>
@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(root / "syncstream");
     std::filesystem::create_directories(root / "syncpath");
     std::filesystem::create_directories(root / "syncdisplay");
+    std::filesystem::create_directories(root / "syncpolicy");
     const std::vector<std::vector<std::pair<std::string, std::string>>> sets = {
         {{".bashrc", "alias ls='ls -F'\n"}},
         {{".config/git/config", "[core]\n\tsshCommand = ssh\n"}, {".gitconfig", "[user]\nname = a\n"}},
@@ -53,5 +54,16 @@ int main(int argc, char** argv) {
                                             "line\twith tab\r\n\0caf\xc3\xa9 \xe2\x80\x8b \xc0\xae\xff\n"s};
     for (std::size_t i = 0; i < texts.size(); ++i)
         std::ofstream(root / "syncdisplay" / ("seed-" + std::to_string(i)), std::ios::binary) << texts[i];
+    // dom0 configurations (syncconfig/dom0_config.h) for fuzz-syncpolicy.
+    const std::vector<std::string> configs = {
+        "release 4.3\nsender config-mgmt\nprofile git allow=.gitconfig allow=.config/git/**\n"
+        "profile shell allow=.bashrc exec=.local/bin/* allow=.local/bin/*\ntarget work git shell:allow\n"
+        "target personal git:ask\npersist work /etc/NetworkManager/system-connections\n",
+        "release 4.2\nsender mgmt\nprofile vim allow=.vimrc deny=.vim/secret secret=.netrc max-file=4096\n"
+        "target ab vim\ntarget ba vim:allow\npersist ab /var/lib/tor\npersist ab /opt/x\n",
+        "# cross\nsender c\nprofile p allow=a\ntarget d p\ntarget e p\n",
+    };
+    for (std::size_t i = 0; i < configs.size(); ++i)
+        std::ofstream(root / "syncpolicy" / ("seed-" + std::to_string(i)), std::ios::binary) << configs[i];
     return 0;
 }
