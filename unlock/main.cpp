@@ -2,9 +2,16 @@
 // volumes it reaches, checks and mounts them at /run/shufflecake/sflc_M_N.
 // Options come from the kernel command line (rd.reliant.*, docs/cmdline.md);
 // the few argv options exist for tests and for the dracut unit.
+//
+// reliant-unlock --close: after a later boot step failed (run first by
+// reliant-failed@.service), unmounts and closes every volume open on
+// rd.reliant.device, so that dracut's emergency shell or a reboot never finds
+// them open (docs/boot.md, "When a step fails").
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -35,11 +42,13 @@ struct Arguments {
     std::string shufflecake = "shufflecake";
     std::vector<std::string> volume_targets;
     std::string mount_root = "/run/shufflecake";
+    bool close = false;
 };
 
 constexpr const char* usage =
     "usage: reliant-unlock [--cmdline=FILE] [--prompt=auto|systemd|plymouth|console]\n"
     "                      [--shufflecake=COMMAND] [--volume-target=TYPE]... [--mount-root=DIR]\n"
+    "       reliant-unlock --close [--cmdline=FILE] [--volume-target=TYPE]...\n"
     "Reads rd.reliant.* from the kernel command line (docs/cmdline.md).\n";
 
 bool take(const std::string& argument, std::string_view name, std::string& value) {
@@ -60,6 +69,10 @@ std::optional<Arguments> parse_arguments(int argc, char** argv) {
             continue;
         if (take(argument, "--volume-target", target)) {
             arguments.volume_targets.push_back(target);
+            continue;
+        }
+        if (argument == "--close") {
+            arguments.close = true;
             continue;
         }
         return std::nullopt;
@@ -83,6 +96,40 @@ std::unique_ptr<PassphraseSource> choose_source(const std::string& wanted,
     if (wanted == "plymouth" || (wanted == "auto" && PlymouthPrompt::available(runner)))
         return std::make_unique<PlymouthPrompt>(runner);
     return std::make_unique<ConsolePrompt>();
+}
+
+// After a failed boot step. Without usable options or a device, unlock never
+// opened anything: nothing to say. Otherwise one line on the console says
+// what happened to the volumes; a failure to close is an error (exit 1).
+int close_after_failure(const Arguments& arguments) {
+    auto cmdline = KernelCmdline::read(arguments.cmdline);
+    auto options = cmdline ? parse_boot_options(*cmdline) : Result<BootOptions>(cmdline.error());
+    if (!options || !options->enabled || options->mode == BootMode::maintenance || options->device.empty())
+        return 0;
+    auto device = resolve_block_device(options->device);
+    if (!device) return 0;
+    shufflecake::SystemCommandRunner runner;  // closing runs no command
+    shufflecake::LibDevmapper dm;
+    shufflecake::SystemMountTable mounts;
+    shufflecake::GlueConfig glue_config;
+    if (!arguments.volume_targets.empty()) glue_config.volume_targets = arguments.volume_targets;
+    shufflecake::ShufflecakeGlue glue(runner, dm, mounts, glue_config);
+    auto open = glue.find_volumes(device->number);
+    if (open && open->empty()) return 0;
+    if (auto closed = open ? glue.close(*open) : Status(std::move(open).error()); !closed) {
+        log::error(closed.error());
+        std::cout << "reliant: THE SHUFFLECAKE VOLUMES COULD NOT ALL BE CLOSED (see above): power the "
+                     "machine off rather than leave it at the emergency shell."
+                  << std::endl;
+        return 1;
+    }
+    // Their empty mount points would still tell how many volumes were open.
+    for (const shufflecake::Volume& volume : *open)
+        if (::rmdir((std::filesystem::path(arguments.mount_root) / volume.name).c_str()) != 0 && errno != ENOENT)
+            log::warning("cannot remove the mount point of a volume: ", std::strerror(errno));
+    std::cout << "reliant: the Shufflecake volumes opened at unlock are closed (" << open->size()
+              << " unmounted and removed)." << std::endl;
+    return 0;
 }
 
 int run(const Arguments& arguments) {
@@ -148,5 +195,5 @@ int main(int argc, char** argv) {
         std::cerr << usage;
         return exit_usage;
     }
-    return run(*arguments);
+    return arguments->close ? close_after_failure(*arguments) : run(*arguments);
 }

@@ -22,6 +22,8 @@ inline constexpr const char* prepare_unit = "reliant-prepare.service";
 inline constexpr const char* heal_unit = "reliant-heal.service";
 inline constexpr const char* loops_unit = "reliant-loops.service";
 inline constexpr const char* failed_template = "reliant-failed@.service";
+// Closes the volumes once, before any failure message (reliant-failed@ wants it).
+inline constexpr const char* close_unit = "reliant-close.service";
 // The instance of reliant-failed@ the generator starts when the command line
 // is unusable.
 inline constexpr const char* generator_instance = "reliant-generator";

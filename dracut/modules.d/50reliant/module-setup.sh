@@ -90,7 +90,8 @@ install() {
     ln_r /usr/libexec/reliant/reliant-boot "$systemdutildir/system-generators/reliant-generator"
 
     for unit in reliant-protect.service reliant-unlock.service reliant-verify.service \
-        reliant-prepare.service reliant-heal.service reliant-loops.service reliant-failed@.service; do
+        reliant-prepare.service reliant-heal.service reliant-loops.service reliant-failed@.service \
+        reliant-close.service; do
         inst_simple "$moddir/$unit" "$systemdsystemunitdir/$unit" || return 1
     done
 

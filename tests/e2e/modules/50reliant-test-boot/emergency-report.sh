@@ -10,6 +10,8 @@ systemctl list-units --all --no-legend --plain 'reliant*' > "$out/units.txt" 2>&
 systemctl --failed --no-legend --plain > "$out/failed-units.txt" 2>&1
 grep ' /sysroot ' /proc/self/mountinfo > "$out/sysroot-mounts" 2>&1
 ls /run/shufflecake > "$out/run-shufflecake" 2>&1
+grep ' /run/shufflecake' /proc/self/mountinfo > "$out/shufflecake-mounts" 2>&1
+cat /sys/block/dm-*/dm/name > "$out/dm-names" 2>&1
 dmesg > "$out/kmsg.txt" 2>&1
 marker=$(readlink -f /dev/disk/by-id/virtio-marker)
 blockdev --setrw "$marker"  # protect made the marker read-only too

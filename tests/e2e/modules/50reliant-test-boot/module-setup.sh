@@ -3,7 +3,8 @@
 # top of the PRODUCTION module 50reliant. It changes only what the test
 # environment needs:
 #   - reliant-unlock accepts fake-shufflecake's dm-crypt volumes
-#     (--volume-target=crypt; docs/shufflecake.md);
+#     (--volume-target=crypt; docs/shufflecake.md), also when it closes them
+#     after a failed step (reliant-close.service);
 #   - the kernel modules of the VM's disks and of dm-crypt's cipher, the disk
 #     driver loaded by systemd-modules-load at once rather than by udev's
 #     coldplug (seconds earlier under TCG);
@@ -27,6 +28,8 @@ installkernel() {
 install() {
     mkdir -p "$initdir$systemdsystemunitdir/reliant-unlock.service.d"
     inst_simple "$moddir/unlock-test.conf" "$systemdsystemunitdir/reliant-unlock.service.d/90-test.conf"
+    mkdir -p "$initdir$systemdsystemunitdir/reliant-close.service.d"
+    inst_simple "$moddir/close-test.conf" "$systemdsystemunitdir/reliant-close.service.d/90-test.conf"
     mkdir -p "$initdir/etc/modules-load.d"
     echo virtio_blk > "$initdir/etc/modules-load.d/reliant-test.conf"
     inst_multiple tar sync cat ls grep dmesg journalctl systemctl blockdev readlink mkdir
