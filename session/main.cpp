@@ -12,7 +12,9 @@
 
 #include "common/arguments.h"
 #include "common/log.h"
+#include "common/file_io.h"
 #include "session/session.h"
+#include "session/status.h"
 #include "shufflecake-glue/libdevmapper_device_mapper.h"
 
 namespace {
@@ -50,6 +52,7 @@ constexpr const char* usage =
     "  close [--volume-target TYPE]                           unmount and close the volumes\n"
     "  seal-arm                                               (maintenance) check, arm the seal hook\n"
     "  seal                                                   (maintenance, shutdown hook) seal, record\n"
+    "  status                                                 what merge and the last split did (root)\n"
     "options (tests): --cmdline FILE --run-dir DIR --qubes-xml FILE --volume-root DIR\n"
     "                 --healer PATH --overlay PATH --settings FILE --seal-timeout-ms N\n"
     "Installed as /usr/lib/systemd/system-shutdown/reliant-seal it runs `seal`. docs/install.md\n";
@@ -57,6 +60,27 @@ constexpr const char* usage =
 int fail(const Error& error) {
     log::error(error);
     return exit_failure;
+}
+
+// A report in /run/reliant, or "" when there is none (yet).
+Result<std::string> report_text(const std::filesystem::path& path) {
+    auto text = read_regular_file(path, 16u << 20);
+    if (!text && text.error().code() == ENOENT) return std::string();
+    return text;
+}
+
+Error unreadable_report(Error error) {
+    if (error.code() == EACCES) error.advise("the reports are root's (they name hidden qubes): run it with sudo");
+    return error;
+}
+
+int run_status(const Paths& paths) {
+    auto merge = report_text(paths.merge_report());
+    if (!merge) return fail(unreadable_report(std::move(merge).error()));
+    auto split = report_text(paths.split_report());
+    if (!split) return fail(unreadable_report(std::move(split).error()));
+    auto status = write_status({*merge, *split}, std::cout);
+    return status ? 0 : fail(status.error());
 }
 
 Result<std::chrono::milliseconds> milliseconds(const Arguments& arguments, const std::string& name,
@@ -176,6 +200,7 @@ int main(int argc, char** argv) {
         return status ? 0 : fail(status.error());
     }
     if (command == "seal") return run_seal(paths, *arguments, shutdown_hook);
+    if (command == "status") return run_status(paths);
     std::cerr << "reliant-session: unknown command " << command << '\n' << usage;
     return exit_usage;
 }
