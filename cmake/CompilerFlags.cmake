@@ -35,13 +35,14 @@ if(RELIANT_SANITIZE)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
-# libFuzzer targets (tests/fuzz): the sanitizers above, and libFuzzer's
-# coverage instrumentation on the libraries they exercise (tests/fuzz adds it
-# to those targets only: on every test file it cost a quarter more compile
-# time), the fuzzer's main only in the targets. The unit tests link the
-# instrumented libraries without libFuzzer: the coverage hooks have weak
-# defaults in the sanitizer runtime. No _FORTIFY_SOURCE: its checked string
+# libFuzzer targets: coverage instrumentation everywhere, the fuzzer's main
+# only in the targets (tests/fuzz). No _FORTIFY_SOURCE: its checked string
 # functions would hide accesses from ASan.
-if(RELIANT_FUZZ AND NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
-  message(FATAL_ERROR "RELIANT_FUZZ needs clang (libFuzzer): configure a fresh tree")
+if(RELIANT_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "RELIANT_FUZZ needs clang (libFuzzer): configure a fresh tree")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+                      -fno-omit-frame-pointer -gline-tables-only)
+  add_link_options(-fsanitize=address,undefined)
 endif()
