@@ -276,7 +276,8 @@ std::vector<std::pair<std::string, Document>> systems() {
 }
 
 // qubesd created scratch-2 on sflc_0_1 (qid 40, from the base's range) and
-// removed every qube and the pool of sflc_0_2.
+// removed every qube and the pool of sflc_0_2, after default_pool was moved
+// to sflc_0_1.
 std::string new_qube_and_emptied_volume(const Document& merged) {
     Document session = merged;
     Domain created = *session.domain("scratch");
@@ -291,6 +292,9 @@ std::string new_qube_and_emptied_volume(const Document& merged) {
     std::erase_if(session.domains,
                   [](const Domain& d) { return d.value("name") == "press" || d.value("name") == "sys-proton"; });
     std::erase_if(session.pools, [](const Pool& p) { return p.name() && *p.name() == "sflc_0_2"; });
+    // qubesd removes no pool that is a default: the user moved it first
+    // (merge had pointed default_pool at sflc_0_2, the highest volume).
+    if (Property* pool = session.property("default_pool")) pool->text = "sflc_0_1";
     return serialize(session);
 }
 
