@@ -25,6 +25,13 @@ inline std::optional<long long> int_property(const Domain& domain, std::string_v
     return value ? python_int(*value) : std::nullopt;
 }
 
+// A boolean property as qubesd reads it; absent, None or unparsable is false
+// (provides_network, template_for_dispvms).
+inline bool bool_property(const Domain& domain, std::string_view name) {
+    const auto value = domain.value(name);
+    return value && property_bool(*value).value_or(false);
+}
+
 // How renumbering changes a qube's derived address, for the report.
 inline std::string ip_note(long long from, long long to, const Domain& domain, std::string_view prefix) {
     if (domain.property("ip")) return "its ip is set explicitly and does not change";

@@ -325,10 +325,7 @@ private:
         const Domain* candidate = merged_.domain(name);
         if (!candidate) return false;
         if (domain.klass == "AppVM") return candidate->klass == "TemplateVM";
-        if (domain.klass == "DispVM") {
-            const auto flag = candidate->value("template_for_dispvms");
-            return candidate->klass == "AppVM" && flag && property_bool(*flag).value_or(false);
-        }
+        if (domain.klass == "DispVM") return candidate->klass == "AppVM" && bool_property(*candidate, "template_for_dispvms");
         return false;
     }
 
@@ -487,12 +484,9 @@ private:
     bool can_take(const std::string& property, const std::string& target) const {
         const Domain* named = merged_.domain(target);
         if (!named) return false;
-        const auto flag = [&](std::string_view name) {
-            const auto value = named->value(name);
-            return value && property_bool(*value).value_or(false);
-        };
-        if (property == "netvm") return flag("provides_network");
-        if (property == "default_dispvm" || property == "management_dispvm") return flag("template_for_dispvms");
+        if (property == "netvm") return bool_property(*named, "provides_network");
+        if (property == "default_dispvm" || property == "management_dispvm")
+            return bool_property(*named, "template_for_dispvms");
         return true;
     }
 

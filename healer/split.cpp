@@ -378,10 +378,7 @@ private:
         const auto visible = [&](const Domain& candidate) {
             const auto name = candidate.value("name");
             if (!name || !may_refer(home, placement_.of_qube(*name))) return false;
-            if (disposable) {
-                const auto flag = candidate.value("template_for_dispvms");
-                return flag && property_bool(*flag).value_or(false);
-            }
+            if (disposable) return bool_property(candidate, "template_for_dispvms");
             return candidate.klass == "TemplateVM";
         };
         const auto preferred = input_.value(disposable ? "default_dispvm" : "default_template");

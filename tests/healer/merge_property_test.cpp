@@ -195,10 +195,6 @@ void add_references(Document& whole, std::mt19937& random) {
         // may not hold them: confinement, rule `device`).
         if (volume_of(domain)) domain.devices.clear();
     }
-    const auto flag = [](const Domain& domain, std::string_view name) {
-        const auto value = domain.value(name);
-        return value && property_bool(*value).value_or(false);
-    };
     const int count = 4 + static_cast<int>(random() % 16);
     for (int i = 0; i < count; ++i) {
         const std::string from = names[random() % names.size()];
@@ -225,10 +221,10 @@ void add_references(Document& whole, std::mt19937& random) {
             case 3: a->set_property("guivm", to); break;
             case 4: a->set_property("audiovm", to); break;
             case 5:
-                if (flag(*b, "provides_network") && !flag(*a, "provides_network")) a->set_property("netvm", to);
+                if (bool_property(*b, "provides_network") && !bool_property(*a, "provides_network")) a->set_property("netvm", to);
                 break;
             case 6:
-                if (flag(*b, "template_for_dispvms") && a->klass != "DispVM") a->set_property("default_dispvm", to);
+                if (bool_property(*b, "template_for_dispvms") && a->klass != "DispVM") a->set_property("default_dispvm", to);
                 break;
             default: a->set_feature("deferred-netvm-original", to); break;
         }
