@@ -16,8 +16,10 @@ archive the guest writes) and the serial log. docs/development.md, "e2e".
 """
 
 import argparse
+import gzip
 import hashlib
 import json
+import lzma
 import os
 import re
 import select
@@ -77,6 +79,69 @@ def fetch_kernel(cache: Path):
             if old != root:
                 shutil.rmtree(old, ignore_errors=True)
     return kver, root
+
+
+def pvh_entry_image(root: Path, kver):
+    """The kernel as an ELF with a PVH entry note, made once from its bzImage;
+    None when the bzImage is not of a kind read here.
+
+    QEMU starts such an ELF at its 32-bit PVH entry (the way Xen starts a PVH
+    guest): no firmware loading, no decompression. Under TCG the bzImage's xz
+    decompression alone took about 5 s of every boot (measured: "Welcome" of
+    the initramfs at 12.5 s with the bzImage, 7.9 s with this). What runs
+    once the kernel is up is the same kernel, modules and initramfs.
+    """
+    image = root / "boot" / f"vmlinux-pvh-{kver}"
+    if image.exists():
+        return image
+    bzimage = (root / "boot" / f"vmlinuz-{kver}").read_bytes()
+    if bzimage[0x202:0x206] != b"HdrS" or int.from_bytes(bzimage[0x206:0x208], "little") < 0x208:
+        return None
+    setup_sectors = bzimage[0x1f1] or 4
+    payload_offset = int.from_bytes(bzimage[0x248:0x24c], "little")
+    payload_length = int.from_bytes(bzimage[0x24c:0x250], "little")
+    start = (setup_sectors + 1) * 512 + payload_offset
+    payload = bzimage[start:start + payload_length]
+    if payload.startswith(b"\xfd7zXZ\x00"):
+        elf = lzma.LZMADecompressor(format=lzma.FORMAT_XZ).decompress(payload)
+    elif payload.startswith(b"\x1f\x8b"):
+        elf = gzip.decompress(payload)
+    else:  # zstd, lz4, ...: not in Python's standard library
+        return None
+    if not elf.startswith(b"\x7fELF") or not has_pvh_entry_note(elf):
+        return None
+    partial = image.with_suffix(".partial")
+    partial.write_bytes(elf)
+    os.replace(partial, image)
+    return image
+
+
+def has_pvh_entry_note(elf: bytes):
+    """Whether a 64-bit little-endian ELF carries XEN_ELFNOTE_PHYS32_ENTRY (18)."""
+    if elf[4] != 2 or elf[5] != 1:
+        return False
+    phoff = int.from_bytes(elf[0x20:0x28], "little")
+    phentsize = int.from_bytes(elf[0x36:0x38], "little")
+    phnum = int.from_bytes(elf[0x38:0x3a], "little")
+    for index in range(phnum):
+        header = elf[phoff + index * phentsize:phoff + (index + 1) * phentsize]
+        if int.from_bytes(header[0:4], "little") != 4:  # PT_NOTE
+            continue
+        offset = int.from_bytes(header[8:16], "little")
+        end = offset + int.from_bytes(header[32:40], "little")
+        while offset + 12 <= end:
+            namesz, descsz, kind = (int.from_bytes(elf[offset + i:offset + i + 4], "little") for i in (0, 4, 8))
+            name = elf[offset + 12:offset + 12 + namesz].rstrip(b"\0")
+            if name == b"Xen" and kind == 18:
+                return True
+            offset += 12 + (namesz + 3) // 4 * 4 + (descsz + 3) // 4 * 4
+    return False
+
+
+def boot_kernel(cache: Path):
+    """What QEMU's -kernel gets: the PVH entry image, else the bzImage."""
+    kver, root = fetch_kernel(cache)
+    return str(pvh_entry_image(root, kver) or root / "boot" / f"vmlinuz-{kver}")
 
 
 def cmd_kernel(args):
@@ -566,8 +631,7 @@ def cmd_boot(args):
     scenario_dir = Path(args.work) / name
     shutil.rmtree(scenario_dir, ignore_errors=True)
     scenario_dir.mkdir(parents=True)
-    kver, root = fetch_kernel(Path(args.cache))
-    kernel = str(root / "boot" / f"vmlinuz-{kver}")
+    kernel = boot_kernel(Path(args.cache))
     # Writable disks: one copy per scenario, shared by its boots, so the
     # next boot sees what the last one wrote and host checks can read it.
     for disk in scenario.get("disks", []):

@@ -1,8 +1,11 @@
 #!/usr/bin/python3
-"""Unit tests of the e2e harness's judge (ctest: unit-e2e-judge): a scenario
-can only pass when what it claims was looked at."""
+"""Unit tests of the e2e harness (ctest: unit-e2e-judge): a scenario can
+only pass when what it claims was looked at; the kernel QEMU boots is the
+package's own, unpacked, or its bzImage."""
 
+import gzip
 import io
+import lzma
 import sys
 import tarfile
 import tempfile
@@ -28,6 +31,54 @@ def marker_disk(directory: Path, reports):
             out.seek(offset_mib << 20)
             out.write(buffer.getvalue())
     return disk
+
+def elf_with_notes(notes):
+    """A minimal 64-bit little-endian ELF: one PT_NOTE segment of (name, type) notes."""
+    body = b""
+    for name, kind in notes:
+        raw = name + b"\0"
+        body += len(raw).to_bytes(4, "little") + (4).to_bytes(4, "little") + kind.to_bytes(4, "little")
+        body += raw.ljust((len(raw) + 3) // 4 * 4, b"\0") + b"\0" * 4
+    header = bytearray(64)
+    header[0:6] = b"\x7fELF\x02\x01"
+    header[0x20:0x28] = (64).to_bytes(8, "little")      # e_phoff
+    header[0x36:0x38] = (56).to_bytes(2, "little")      # e_phentsize
+    header[0x38:0x3a] = (1).to_bytes(2, "little")       # e_phnum
+    program = bytearray(56)
+    program[0:4] = (4).to_bytes(4, "little")             # PT_NOTE
+    program[8:16] = (64 + 56).to_bytes(8, "little")      # p_offset
+    program[32:40] = len(body).to_bytes(8, "little")     # p_filesz
+    return bytes(header) + bytes(program) + body
+
+
+def bzimage(payload):
+    """A bzImage's header fields the harness reads, then the payload."""
+    image = bytearray(5 * 512)
+    image[0x1f1] = 4                                      # setup sectors
+    image[0x202:0x206] = b"HdrS"
+    image[0x206:0x208] = (0x20f).to_bytes(2, "little")   # boot protocol 2.15
+    image[0x248:0x24c] = (16).to_bytes(4, "little")      # payload offset
+    image[0x24c:0x250] = len(payload).to_bytes(4, "little")
+    return bytes(image) + b"\0" * 16 + payload
+
+
+class PvhEntryImage(unittest.TestCase):
+    def image_from(self, payload):
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "boot").mkdir()
+            (Path(tmp) / "boot" / "vmlinuz-9").write_bytes(bzimage(payload))
+            image = e2e.pvh_entry_image(Path(tmp), "9")
+            return image.read_bytes() if image else None
+
+    def test_unpacks_an_xz_or_gzip_kernel_with_the_pvh_note(self):
+        elf = elf_with_notes([(b"GNU", 3), (b"Xen", 6), (b"Xen", 18)])
+        self.assertEqual(self.image_from(lzma.compress(elf, format=lzma.FORMAT_XZ)), elf)
+        self.assertEqual(self.image_from(gzip.compress(elf)), elf)
+
+    def test_falls_back_without_the_note_or_a_known_compression(self):
+        self.assertIsNone(self.image_from(gzip.compress(elf_with_notes([(b"Xen", 6), (b"GNU", 18)]))))
+        self.assertIsNone(self.image_from(b"\x28\xb5\x2f\xfd" + b"zstd frame"))
+        self.assertIsNone(self.image_from(gzip.compress(b"not an ELF")))
 
 
 class ReadMarker(unittest.TestCase):
