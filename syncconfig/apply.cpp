@@ -5,8 +5,8 @@
 
 #include <sstream>
 
+#include "common/beneath.h"
 #include "common/hex.h"
-#include "syncconfig/fsutil.h"
 
 namespace reliant::syncconfig {
 
@@ -81,13 +81,7 @@ Result<Journal> parse_journal(const std::string& text) {
 }
 
 Status write_state_file(int directory, const std::string& name, const std::string& bytes) {
-    const std::string temporary = name + ".tmp";
-    if (::unlinkat(directory, temporary.c_str(), 0) != 0 && errno != ENOENT)
-        return Error::from_errno("removing a stale " + temporary);
-    if (auto s = write_new_file(directory, temporary, bytes, 0600); !s) return s;
-    if (::renameat(directory, temporary.c_str(), directory, name.c_str()) != 0)
-        return Error::from_errno("renaming " + temporary);
-    return sync_fd(directory, "the state directory");
+    return replace_file_beneath(directory, name, bytes, 0600);
 }
 
 Status write_journal(StateDir& state, const Journal& journal) {

@@ -1,7 +1,7 @@
 #include "syncconfig/dom0_plan.h"
 
+#include "common/beneath.h"
 #include "common/volume_policy.h"
-#include "syncconfig/fsutil.h"
 #include "syncconfig/profile.h"
 #include "syncconfig/sender.h"
 #include "syncconfig/sha256.h"

@@ -8,8 +8,8 @@
 
 #include <cstring>
 
+#include "common/beneath.h"
 #include "common/log.h"
-#include "syncconfig/fsutil.h"
 #include "syncconfig/state.h"
 
 namespace reliant::syncconfig {

@@ -5,8 +5,9 @@
 
 #include <cstdio>
 
-#include "syncconfig/fsutil.h"
+#include "common/beneath.h"
 #include "syncconfig/risk.h"
+#include "syncconfig/sha256.h"
 
 namespace reliant::syncconfig {
 

@@ -9,9 +9,10 @@
 #include <cstdio>
 #include <map>
 
+#include "common/beneath.h"
 #include "common/process.h"
 #include "syncconfig/display.h"
-#include "syncconfig/fsutil.h"
+#include "syncconfig/sha256.h"
 #include "syncconfig/state.h"
 
 namespace reliant::syncconfig {

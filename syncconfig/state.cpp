@@ -7,8 +7,8 @@
 
 #include <algorithm>
 
+#include "common/beneath.h"
 #include "common/file_io.h"
-#include "syncconfig/fsutil.h"
 
 namespace reliant::syncconfig {
 

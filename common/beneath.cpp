@@ -1,4 +1,4 @@
-#include "syncconfig/fsutil.h"
+#include "common/beneath.h"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -11,7 +11,7 @@
 
 #include "common/hex.h"
 
-namespace reliant::syncconfig {
+namespace reliant {
 
 namespace {
 
@@ -84,6 +84,19 @@ Result<UniqueFd> open_directory_beneath(int root, std::string_view relative, boo
         return Error::from_errno("resolving a directory beneath the destination");
     }
     return walk(root, relative, create, mode);
+}
+
+Status replace_file_beneath(int directory, const std::string& name, std::string_view bytes, mode_t mode) {
+    const std::string temporary = name + ".tmp";
+    if (::unlinkat(directory, temporary.c_str(), 0) != 0 && errno != ENOENT)
+        return Error::from_errno("removing a stale " + temporary);
+    if (auto s = write_new_file(directory, temporary, bytes, mode); !s) return s;
+    if (::renameat(directory, temporary.c_str(), directory, name.c_str()) != 0) {
+        const int saved = errno;
+        ::unlinkat(directory, temporary.c_str(), 0);
+        return Error::from_errno("renaming " + temporary + " over " + name, saved);
+    }
+    return sync_fd(directory, ("the directory of " + name).c_str());
 }
 
 Result<UniqueFd> open_root(const std::string& path) {
@@ -178,4 +191,4 @@ std::pair<std::string, std::string> split_parent(std::string_view path) {
     return {std::string(path.substr(0, slash)), std::string(path.substr(slash + 1))};
 }
 
-}  // namespace reliant::syncconfig
+}  // namespace reliant
