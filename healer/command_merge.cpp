@@ -7,6 +7,7 @@
 #include "healer/command_options.h"
 #include "healer/commands.h"
 #include "healer/document_reader.h"
+#include "healer/kept_files.h"
 #include "healer/merge.h"
 #include "healer/serializer.h"
 #include "healer/shard_files.h"
@@ -90,6 +91,10 @@ int run_merge(const std::vector<std::string>& words) {
         std::cerr << "reliant-healer merge: the base does not load; nothing written\n";
         return 1;
     }
+    // The files dom0 keeps for the merged qubes, before the qubes.xml that
+    // names them: qubesd starts only once OUT is there.
+    const KeptFilesRestored kept = restore_kept_files(*result.merged, result.report, *shard_root,
+                                                      options.validation.root);
     remove_stale_temporaries(*out);  // of a merge killed earlier
     if (auto written = write_file_atomically(*out, serialize(*result.merged), 0660); !written) {
         std::cerr << "reliant-healer merge: " << written.error().describe() << '\n';
@@ -108,6 +113,9 @@ int run_merge(const std::vector<std::string>& words) {
     }
     std::cout << "reliant-healer merge: " << result.report.count("merged") << " shard(s) merged, "
               << result.report.count("frozen") << " frozen\n";
+    if (kept.placed > 0 || kept.held > 0)
+        std::cout << "reliant-healer merge: " << kept.placed << " qube file(s) restored, " << kept.held
+                  << " qube(s) held back (prohibit-start): their firewall could not be restored\n";
     return 0;
 }
 

@@ -8,9 +8,11 @@
 #include "healer/command_options.h"
 #include "healer/commands.h"
 #include "healer/document_reader.h"
+#include "healer/heal_common.h"
 #include "healer/serializer.h"
 #include "healer/shard_files.h"
 #include "healer/split.h"
+#include "qube-files/qube_files.h"
 
 namespace reliant::healer {
 namespace {
@@ -47,6 +49,18 @@ Status write_shard(const std::filesystem::path& directory, const std::string& by
     }
     remove_stale_temporaries(path);  // from a split killed earlier
     return write_file_atomically(path, bytes, 0600);
+}
+
+// Stores the kept files (firewall, notes) of the shard's qubes on its
+// volume; returns the problems, which name no qube.
+std::vector<std::string> save_kept_files(const std::filesystem::path& volume, const std::filesystem::path& root,
+                                         const Shard& shard) {
+    std::vector<qube_files::Qube> qubes;
+    for (const Domain& domain : shard.content.domains)
+        qubes.push_back({uuid_key(domain), domain.value("name").value_or(""), domain.klass == "TemplateVM"});
+    auto saved = qube_files::save(volume, root, qubes);
+    if (!saved) return {"the qube files of " + volume.string() + " are not saved: " + saved.error().describe()};
+    return saved->problems;
 }
 
 }  // namespace
@@ -103,6 +117,19 @@ int run_split(const std::vector<std::string>& words) {
         ShardOutcome* outcome = nullptr;
         for (ShardOutcome& candidate : result.report.shards)
             if (candidate.volume == shard.volume.name()) outcome = &candidate;
+        // The files dom0 keeps for the shard's qubes first: a qube the shard
+        // names must find its firewall on the volume at the next boot.
+        // (Not into a volume that is not mounted: write_shard says so.)
+        std::error_code ec;
+        const bool mounted =
+            std::filesystem::symlink_status(directory, ec).type() == std::filesystem::file_type::directory;
+        if (auto kept = mounted ? save_kept_files(directory, options.validation.root, shard)
+                                : std::vector<std::string>();
+            !kept.empty()) {
+            for (const std::string& problem : kept) std::cerr << "reliant-healer split: " << problem << '\n';
+            if (outcome) outcome->reasons.insert(outcome->reasons.end(), kept.begin(), kept.end());
+            status = 1;
+        }
         if (auto ok = write_shard(directory, serialize_shard(shard)); ok) {
             ++written;
             if (outcome) outcome->status = "written";

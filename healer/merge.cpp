@@ -31,7 +31,7 @@ public:
     }
 
     ShardOutcome add(const ShardInput& input) {
-        ShardOutcome outcome{input.volume.name(), "frozen", 0, {}, {}};
+        ShardOutcome outcome{input.volume.name(), "frozen", 0, {}, {}, {}};
         if (!input.bytes) {
             outcome.reasons.push_back("unreadable: " + input.read_error);
             return outcome;
@@ -57,6 +57,7 @@ public:
             return outcome;
         }
         outcome.qubes = shard.content.domains.size();
+        for (const Domain& domain : shard.content.domains) outcome.uuids.push_back(uuid_key(domain));
         outcome.status = "merged";
         commit(shard, outcome);
         return outcome;
@@ -576,7 +577,7 @@ Attempt attempt(const Document& base, const std::vector<ShardInput>& shards,
     Attempt result;
     for (const ShardInput& shard : shards) {
         if (const auto reasons = excluded.find(shard.volume); reasons != excluded.end()) {
-            result.outcomes.push_back({shard.volume.name(), "frozen", 0, reasons->second, {}});
+            result.outcomes.push_back({shard.volume.name(), "frozen", 0, reasons->second, {}, {}});
             continue;
         }
         result.outcomes.push_back(state.add(shard));

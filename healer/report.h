@@ -25,6 +25,9 @@ struct ShardOutcome {
     std::size_t qubes = 0;
     std::vector<std::string> reasons;
     std::vector<Change> changes;
+    // merge: the uuids of the qubes merged, for what the command does with
+    // them (their stored files); not part of the JSON.
+    std::vector<std::string> uuids;
 };
 
 struct HealReport {

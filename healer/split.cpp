@@ -89,7 +89,7 @@ public:
             // "to-write" until the file is on disk: the command that writes it
             // turns it into "written" or "error" (a report never claims a
             // write that did not happen).
-            ShardOutcome outcome{volume.name(), "to-write", 0, {}, {}};
+            ShardOutcome outcome{volume.name(), "to-write", 0, {}, {}, {}};
             if (auto shard = build_shard(volume, outcome)) {
                 outcome.qubes = shard->content.domains.size();
                 result.shards.push_back(std::move(*shard));

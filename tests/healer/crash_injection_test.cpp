@@ -3,7 +3,9 @@
 // unlinkat they make, over several systems and sessions. After each kill:
 //   * every file the command replaces is old or new, never torn or missing
 //     (a temporary ".<name>.tmp-<hex>" may be left behind); every other file
-//     is unchanged;
+//     is unchanged; the kept files a volume gives back (firewall, notes:
+//     qube-files/) are each old or new, and a stored version the manifest
+//     no longer names may be gone;
 //   * the next boot's merge of what is there loads, with every shard merged;
 //   * running the command again finishes the job: exactly the tree an
 //     uninterrupted run gives, temporaries removed.
@@ -14,7 +16,9 @@
 #include <functional>
 #include <set>
 
+#include "healer/heal_common.h"
 #include "healer_cli_support.h"
+#include "qube-files/qube_files.h"
 
 using namespace reliant;
 using namespace reliant::healer;
@@ -33,9 +37,11 @@ const std::vector<std::string> syscalls = {"openat", "read",  "write",    "getra
                                            "fsync",  "close", "renameat", "unlinkat"};
 const std::vector<std::string> host_options = {"--pci-root-buses", "0000:00", "--root", "/nonexistent-root"};
 
+// write_file_atomically's ".<name>.tmp-<hex>", and replace_file_beneath's
+// "<name>.tmp" (the qube-files manifest's).
 bool is_temporary(const std::string& path) {
     const std::string name = fs::path(path).filename().string();
-    return name.starts_with(".") && name.find(".tmp-") != std::string::npos;
+    return (name.starts_with(".") && name.find(".tmp-") != std::string::npos) || name.ends_with(".tmp");
 }
 
 void lay_out(const fs::path& root, const Tree& tree, const std::set<std::string>& directories) {
@@ -57,6 +63,12 @@ struct Scenario {
     std::string base = "base.xml";       // what the next boot merges
     int merged_shards = 0;               // and how many shards it must merge
     int frozen_shards = 0;               // and freeze
+    // Stored versions of kept files (qube-files/) go once the manifest no
+    // longer names them: paths containing this may disappear.
+    std::string may_vanish{};
+    // The kept files each qube must load as, from each volume: the old or
+    // the new bytes (volume -> uuid -> file -> {old, new}).
+    std::map<std::string, std::map<std::string, std::map<std::string, std::pair<std::string, std::string>>>> kept{};
 };
 
 std::vector<std::string> expand(const std::vector<std::string>& arguments, const fs::path& root) {
@@ -66,7 +78,8 @@ std::vector<std::string> expand(const std::vector<std::string>& arguments, const
             argument.replace(at, 6, root.string());
         expanded.push_back(argument);
     }
-    expanded.insert(expanded.end(), host_options.begin(), host_options.end());
+    const bool own_root = std::find(expanded.begin(), expanded.end(), "--root") != expanded.end();
+    expanded.insert(expanded.end(), host_options.begin(), host_options.end() - (own_root ? 2 : 0));
     return expanded;
 }
 
@@ -132,16 +145,50 @@ private:
 
     void check_state() {
         const Tree now = healer::testing::tree(root());
-        for (const auto& [path, content] : now) {
+        for (const auto& entry : now) {
+            const std::string& path = entry.first;
+            const std::string& content = entry.second;
             CAPTURE(path);
             if (is_temporary(path)) continue;
+            // A stored version of a kept file the manifest does not name yet
+            // may be torn: it is never read (check_kept_files).
+            if (!scenario_.may_vanish.empty() && path.find(scenario_.may_vanish) != std::string::npos &&
+                !path.ends_with("/manifest"))
+                continue;
             const bool old_content = scenario_.old_tree.contains(path) && scenario_.old_tree.at(path) == content;
             const bool new_content = new_tree_.contains(path) && new_tree_.at(path) == content;
             CHECK((old_content || new_content));
         }
-        for (const auto& [path, content] : scenario_.old_tree) {
+        for (const auto& entry : scenario_.old_tree) {
+            const std::string& path = entry.first;
             CAPTURE(path);
-            CHECK(now.contains(path));  // nothing that was there disappears
+            if (scenario_.may_vanish.empty() || path.find(scenario_.may_vanish) == std::string::npos)
+                CHECK(now.contains(path));  // nothing that was there disappears
+        }
+        check_kept_files();
+    }
+
+    // What the next boot would give each qube: its old kept files or its
+    // new ones, file by file, and never a problem.
+    void check_kept_files() {
+        for (const auto& [volume, qubes] : scenario_.kept) {
+            std::set<std::string> uuids;
+            for (const auto& [uuid, files] : qubes) uuids.insert(uuid);
+            const qube_files::Loaded loaded = qube_files::load(root() / "shards" / volume, uuids);
+            const std::string& where = volume;
+            for (const auto& problem : loaded.problems) CHECK_MESSAGE(false, where << ": " << problem.reason);
+            for (const auto& [uuid, files] : qubes)
+                for (const auto& kept_file : files) {
+                    const std::string& file = kept_file.first;
+                    const auto& versions = kept_file.second;
+                    CAPTURE(file);
+                    std::optional<std::string> bytes;
+                    for (const auto& stored : loaded.files)
+                        if (stored.uuid == uuid && stored.file == file) bytes = stored.bytes;
+                    const bool was_recorded = !versions.first.empty();
+                    if (!bytes) CHECK_FALSE(was_recorded);  // only a file new this session may be absent
+                    else CHECK((*bytes == versions.first || *bytes == versions.second));
+                }
         }
     }
 
@@ -155,11 +202,21 @@ private:
         // migrated yet (qubesd's own file is still the whole system).
         if (!state.contains(scenario_.base)) return;
         const fs::path out = dir_ / "next-boot.xml";
+        // Kept files restored into a fresh root of their own, never the host's.
+        const fs::path next_root = dir_ / "next-root";
+        fs::remove_all(next_root);
+        fs::create_directories(next_root);
         const Run merge = healer_run({"merge", "--base", (root() / scenario_.base).string(), "--shard-root",
-                                      (root() / "shards").string(), "--out", out.string()});
+                                      (root() / "shards").string(), "--out", out.string(), "--root",
+                                      next_root.string()});
         CHECK(merge.status == 0);
-        CHECK(merge.out == "reliant-healer merge: " + std::to_string(scenario_.merged_shards) +
-                               " shard(s) merged, " + std::to_string(scenario_.frozen_shards) + " frozen\n");
+        const std::string counts = "reliant-healer merge: " + std::to_string(scenario_.merged_shards) +
+                                   " shard(s) merged, " + std::to_string(scenario_.frozen_shards) + " frozen\n";
+        if (scenario_.kept.empty()) CHECK(merge.out == counts);
+        else CHECK(merge.out.starts_with(counts));
+        const bool none_held = merge.out.find("held back") == std::string::npos ||
+                               merge.out.find(", 0 qube(s) held back") != std::string::npos;
+        CHECK(none_held);
         CHECK(healer_run({"check", out.string()}).status == 0);
     }
 
@@ -298,6 +355,43 @@ std::string new_qube_and_emptied_volume(const Document& merged) {
     return serialize(session);
 }
 
+// A session with kept files: the last session stored sys-vpn's firewall and
+// notes on sflc_0_1 and press's firewall on sflc_0_2; in this one qubesd
+// rewrote sys-vpn's firewall, left its notes, gave scratch a first firewall,
+// and press kept its own. Split runs with the session's root.
+Scenario kept_files_split(const Document& whole) {
+    Scenario scenario = session_split("system-small, kept files changed", whole, changed_session);
+    scenario.arguments.insert(scenario.arguments.end(), {"--root", "{root}/sysroot"});
+    scenario.may_vanish = "/qube-files/";
+    const Document merged = *merge_tree(scenario.old_tree).merged;
+    const auto uuid = [&](const char* name) { return uuid_key(*merged.domain(name)); };
+    const std::string old_firewall = "<firewall version=\"2\">\n  <rules/>\n</firewall>\n";
+    const std::string new_firewall = "<firewall version=\"2\">\n  <rules>\n    <rule/>\n  </rules>\n</firewall>\n";
+    const auto store = [&](const std::string& volume, const std::vector<std::pair<std::string, Tree>>& qubes) {
+        const TempDir staging;
+        fs::create_directories(staging / "volume");
+        std::vector<qube_files::Qube> listed;
+        for (const auto& [name, files] : qubes) {
+            listed.push_back({uuid(name.c_str()), name, false});
+            fs::create_directories(staging / "root" / listed.back().directory_in_root());
+            for (const auto& [file, bytes] : files) spit(staging / "root" / listed.back().directory_in_root() / file, bytes);
+        }
+        REQUIRE(qube_files::save(staging / "volume", staging / "root", listed));
+        for (const auto& [path, content] : tree(staging / "volume")) scenario.old_tree["shards/" + volume + "/" + path] = content;
+    };
+    store("sflc_0_1", {{"sys-vpn", {{"firewall.xml", old_firewall}, {"notes.txt", "kill switch\n"}}}});
+    store("sflc_0_2", {{"press", {{"firewall.xml", old_firewall}}}});
+    scenario.old_tree["sysroot/var/lib/qubes/appvms/sys-vpn/firewall.xml"] = new_firewall;
+    scenario.old_tree["sysroot/var/lib/qubes/appvms/sys-vpn/notes.txt"] = "kill switch\n";
+    scenario.old_tree["sysroot/var/lib/qubes/appvms/scratch/firewall.xml"] = new_firewall;
+    scenario.old_tree["sysroot/var/lib/qubes/appvms/press/firewall.xml"] = old_firewall;
+    scenario.kept["sflc_0_1"][uuid("sys-vpn")]["firewall.xml"] = {old_firewall, new_firewall};
+    scenario.kept["sflc_0_1"][uuid("sys-vpn")]["notes.txt"] = {"kill switch\n", "kill switch\n"};
+    scenario.kept["sflc_0_1"][uuid("scratch")]["firewall.xml"] = {"", new_firewall};
+    scenario.kept["sflc_0_2"][uuid("press")]["firewall.xml"] = {old_firewall, old_firewall};
+    return scenario;
+}
+
 void report(const std::string& what, const Tally& tally) {
     std::string detail;
     for (const auto& [syscall, count] : tally.by_syscall) detail += " " + syscall + "=" + std::to_string(count);
@@ -320,6 +414,8 @@ TEST_CASE("split killed at every file operation: old or new, the next merge load
     Injector(session_split("system-small, a new qube and an emptied volume", small,
                            new_qube_and_emptied_volume))
         .run(tally);
+    // Kept files (firewall, notes) saved into their volumes along the way.
+    Injector(kept_files_split(small)).run(tally);
     report("split", tally);
     CHECK(tally.kill_points >= 900);  // 1055 in the static build (fewer syscalls than a dynamic one)
 }

@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <map>
 
+#include "healer/heal_common.h"
 #include "healer_cli_support.h"
+#include "qube-files/qube_files.h"
 
 using namespace reliant;
 using namespace reliant::healer;
@@ -260,4 +262,60 @@ TEST_CASE("list prints each qube with the volume it lives on") {
     CHECK(run.out.find("sys-net                         AppVM         base\n") != std::string::npos);
     CHECK(std::count(run.out.begin(), run.out.end(), '\n') == 22);
     CHECK(healer_run({"list"}).status == 2);
+}
+
+TEST_CASE("merge gives a hidden qube its firewall and notes back before qubesd starts, and split saves a change") {
+    Layout layout;
+    const fs::path root = layout.dir / "root";
+    const fs::path session = root / "var/lib/qubes/qubes.xml";
+    fs::create_directories(session.parent_path());
+    const std::string firewall = "<firewall version=\"2\">\n  <rules>\n    <rule>\n      <properties>\n"
+                                 "        <property name=\"action\">drop</property>\n      </properties>\n"
+                                 "    </rule>\n  </rules>\n</firewall>\n";
+    const auto merge_into = [&](const fs::path& into) {
+        return healer_run({"merge", "--base", layout.base.string(), "--shard-root", layout.shards.string(),
+                           "--out", (into / "var/lib/qubes/qubes.xml").string(),
+                           "--report", (layout.run / "heal-report.json").string(), "--root", into.string()});
+    };
+    // What the last session stored: sys-vpn's firewall and notes on volume 1.
+    {
+        const TempDir last;
+        fs::create_directories(last / "var/lib/qubes/appvms/sys-vpn");
+        spit(last / "var/lib/qubes/appvms/sys-vpn/firewall.xml", firewall);
+        spit(last / "var/lib/qubes/appvms/sys-vpn/notes.txt", "kill switch\n");
+        const System system = split_system(parse_file(small_fixture));
+        const Document whole = *merge_all(system).merged;
+        const std::string uuid = uuid_key(*whole.domain("sys-vpn"));
+        REQUIRE(qube_files::save(layout.shards / "sflc_0_1", last.path(), {{uuid, "sys-vpn", false}}));
+    }
+    const Run merged = merge_into(root);
+    REQUIRE(merged.status == 0);
+    CHECK(merged.out == "reliant-healer merge: 2 shard(s) merged, 0 frozen\n"
+                        "reliant-healer merge: 2 qube file(s) restored, 0 qube(s) held back (prohibit-start): "
+                        "their firewall could not be restored\n");
+    expect_no_hidden_name(merged.out + merged.err);
+    CHECK(slurp(root / "var/lib/qubes/appvms/sys-vpn/firewall.xml") == firewall);
+    CHECK(slurp(root / "var/lib/qubes/appvms/sys-vpn/notes.txt") == "kill switch\n");
+
+    // The session: qvm-firewall on sys-vpn (qubesd rewrites firewall.xml),
+    // and a new note for press on volume 2.
+    const std::string changed = replace_all(firewall, "drop", "accept");
+    spit(root / "var/lib/qubes/appvms/sys-vpn/firewall.xml", changed);
+    fs::create_directories(root / "var/lib/qubes/appvms/press");
+    spit(root / "var/lib/qubes/appvms/press/notes.txt", "sources\n");
+    const Run split = healer_run({"split", "--in", session.string(), "--base-out", (layout.run / "base.xml").string(),
+                                  "--shard-root", layout.shards.string(),
+                                  "--merge-report", (layout.run / "heal-report.json").string(), "--root",
+                                  root.string()});
+    CHECK(split.status == 0);
+    expect_no_hidden_name(split.out + split.err);
+    CHECK_FALSE(fs::exists(layout.shards / "sflc_0_0/qube-files"));
+
+    // The next boot, in a fresh RAM root.
+    const fs::path next = layout.dir / "next";
+    fs::create_directories(next / "var/lib/qubes");
+    REQUIRE(merge_into(next).status == 0);
+    CHECK(slurp(next / "var/lib/qubes/appvms/sys-vpn/firewall.xml") == changed);
+    CHECK(slurp(next / "var/lib/qubes/appvms/sys-vpn/notes.txt") == "kill switch\n");
+    CHECK(slurp(next / "var/lib/qubes/appvms/press/notes.txt") == "sources\n");
 }

@@ -2,6 +2,7 @@
 // out as at boot: the base, and shards/sflc_0_N/qubes.xml.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -59,11 +60,15 @@ inline constexpr bool address_limit = true;
 inline constexpr std::chrono::seconds hang_bound{60};
 
 // reliant-healer with `arguments`, independent of the host (fixed PCI root
-// buses, no kernels), under a 256 MiB address-space limit when `limited`.
+// buses, no kernels, unless the arguments name a --root), under a 256 MiB address-space limit when `limited`.
 inline Run healer_run(std::vector<std::string> arguments, bool limited = false) {
+    const auto given = [&](const char* option) {
+        return std::find(arguments.begin(), arguments.end(), option) != arguments.end();
+    };
+    const bool host_independent = arguments.empty() || arguments[0] != "list";
+    if (host_independent && !given("--pci-root-buses")) arguments.insert(arguments.end(), {"--pci-root-buses", "0000:00"});
+    if (host_independent && !given("--root")) arguments.insert(arguments.end(), {"--root", "/nonexistent-root"});
     arguments.insert(arguments.begin(), healer_path);
-    if (arguments[1] != "list")
-        arguments.insert(arguments.end(), {"--pci-root-buses", "0000:00", "--root", "/nonexistent-root"});
     if (limited && address_limit) arguments.insert(arguments.begin(), {"prlimit", "--as=268435456", "--"});
     ProcessOptions options;
     options.timeout = hang_bound;
