@@ -113,9 +113,13 @@ int run_merge(const std::vector<std::string>& words) {
     }
     std::cout << "reliant-healer merge: " << result.report.count("merged") << " shard(s) merged, "
               << result.report.count("frozen") << " frozen\n";
-    if (kept.placed > 0 || kept.held > 0)
-        std::cout << "reliant-healer merge: " << kept.placed << " qube file(s) restored, " << kept.held
-                  << " qube(s) held back (prohibit-start): their firewall could not be restored\n";
+    if (kept.placed > 0 || kept.held > 0) {
+        std::cout << "reliant-healer merge: " << kept.placed << " qube file(s) restored";
+        if (kept.held > 0)
+            std::cout << ", " << kept.held
+                      << " qube(s) held back (prohibit-start): their firewall could not be restored";
+        std::cout << '\n';
+    }
     return 0;
 }
 

@@ -50,6 +50,12 @@ void restore_shard(Document& merged, ShardOutcome& outcome, const std::filesyste
     const auto qubes = shard_qubes(merged, outcome);
     std::set<std::string> uuids;
     for (const auto& [uuid, domain] : qubes) uuids.insert(uuid);
+    for (const auto& [uuid, domain] : qubes)
+        if (auto made = qube_files::make_directory(root, {uuid, domain->value("name").value_or(""),
+                                                          domain->klass == "TemplateVM"});
+            !made)
+            outcome.changes.push_back({domain->value("name").value_or(""), "kept-files", "directory", "", "",
+                                       "its directory is not made: " + made.error().describe()});
     const qube_files::Loaded loaded = qube_files::load(volume, uuids);
     if (!loaded.has_store) {
         if (!qubes.empty())

@@ -19,7 +19,8 @@ struct KeptFilesRestored {
     std::size_t held = 0;    // qubes given prohibit-start for a firewall not restored
 };
 
-// For every merged shard of `report`: loads its volume's stored files
+// For every merged shard of `report`: makes each merged qube's directory
+// under `root` (qvm-firewall needs it), loads its volume's stored files
 // (shard_root/sflc_M_N, beside the shard) for the qubes it merged, writes them under `root`
 // (var/lib/qubes/appvms/NAME/...), and records in the shard's outcome what
 // could not be restored. A firewall that was recorded but cannot be read,

@@ -124,8 +124,14 @@ struct Loaded {
 // Reads the stored files of `uuids` from the volume mounted at `volume`.
 Loaded load(const std::filesystem::path& volume, const std::set<std::string>& uuids);
 
-// Writes one stored file into the qube's directory under `root` (created
-// 0775 like qubesd's; the file 0664), atomically, never through a link.
+// Makes the qube's directory under `root` (0775, as qubesd's
+// create_on_disk), never through a link. Every merged qube needs it: in a
+// RAM root it exists only if something made it, and qvm-firewall or
+// qvm-notes on a qube without it fail (ENOENT).
+Status make_directory(const std::filesystem::path& root, const Qube& qube);
+
+// Writes one stored file into the qube's directory under `root` (made as
+// above; the file 0664), atomically, never through a link.
 Status place(const std::filesystem::path& root, const Qube& qube, const StoredFile& file);
 
 // ---- split: from the root into the volume ----

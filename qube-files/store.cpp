@@ -95,15 +95,31 @@ Loaded load(const std::filesystem::path& volume, const std::set<std::string>& uu
     return loaded;
 }
 
-Status place(const std::filesystem::path& root, const Qube& qube, const StoredFile& file) {
-    if (!is_qube_name(qube.name)) return Error("not a qube name qubesd accepts; its files are not placed", EINVAL);
-    const KeptFile* kept = kept_file(file.file);
-    if (!kept || file.bytes.size() > kept->max_bytes) return Error("not a file reliant keeps", EINVAL);
+namespace {
+
+Result<UniqueFd> qube_directory(const std::filesystem::path& root, const Qube& qube) {
+    if (!is_qube_name(qube.name)) return Error("not a qube name qubesd accepts; nothing is made for it", EINVAL);
     auto top = open_root(root.string());
     if (!top) return std::move(top).error();
     // qubesd makes a qube's directory with os.makedirs(mode=0o775).
     auto directory = open_directory_beneath(top->get(), qube.directory_in_root(), true, 0775);
     if (!directory) return std::move(directory).error().context("the qube's directory in " + root.string());
+    return directory;
+}
+
+}  // namespace
+
+Status make_directory(const std::filesystem::path& root, const Qube& qube) {
+    auto directory = qube_directory(root, qube);
+    if (!directory) return std::move(directory).error();
+    return success();
+}
+
+Status place(const std::filesystem::path& root, const Qube& qube, const StoredFile& file) {
+    const KeptFile* kept = kept_file(file.file);
+    if (!kept || file.bytes.size() > kept->max_bytes) return Error("not a file reliant keeps", EINVAL);
+    auto directory = qube_directory(root, qube);
+    if (!directory) return std::move(directory).error();
     return replace_file_beneath(directory->get(), file.file, file.bytes, 0664);
 }
 

@@ -111,6 +111,12 @@ TEST_CASE("kept files: firewall and notes of merged qubes are in the root before
     CHECK(slurp(restored->in_root(appvms + "press/firewall.xml")) == firewall);
     CHECK_FALSE(restored->held("sys-vpn"));
     CHECK_FALSE(restored->held("press"));
+    // Every merged qube has its directory (qvm-firewall and qvm-notes write
+    // there); the base's qubes have theirs on the base.
+    CHECK(fs::is_directory(restored->in_root(appvms + "scratch")));
+    CHECK(fs::is_directory(restored->in_root(appvms + "disp-fieldwork")));
+    CHECK(fs::is_directory(restored->in_root("var/lib/qubes/vm-templates/kicksecure-17")));
+    CHECK_FALSE(fs::exists(restored->in_root(appvms + "personal")));
 }
 
 TEST_CASE("kept files: a recorded firewall that cannot be given back holds the qube, and lost notes do not") {
@@ -191,7 +197,7 @@ TEST_CASE("kept files: a volume hands out files only for its own merged qubes") 
     const auto restored = merge_and_restore(system, volumes);
     CHECK(restored->kept.placed == 1);
     CHECK_FALSE(fs::exists(restored->in_root(appvms + "sys-firewall")));
-    CHECK_FALSE(fs::exists(restored->in_root(appvms + "sys-vpn")));
+    CHECK_FALSE(fs::exists(restored->in_root(appvms + "sys-vpn/notes.txt")));  // its directory, made empty
 }
 
 TEST_CASE("kept files: a frozen shard's files stay on its volume, and a volume from before the store says so") {

@@ -7,11 +7,13 @@
                      built without it and with it alone, uncompressed and gzip
   disk.img           GPT: part1 "base" (ext4 real root with systemd, then its
                      dm-verity tree), part2 "sflc" (fake-shufflecake, volumes
-                     0 decoy, 1 and 2 hidden, each with its shard and pool data)
+                     0 decoy, 1 and 2 hidden, each with its shard and pool data;
+                     volume 2 also with a qube's kept firewall and notes)
   disk-broken.img    the same base; volume 1's shard claims a base qube's name
                      (frozen), volume 2's refers to a template that is gone
   disk-bad-base.img  a base whose qubes.xml qubesd would refuse (its own seal)
-  testdata.img       what a session changes (a new qube, a renamed base)
+  testdata.img       what a session changes (a new qube and its firewall, a
+                     renamed base)
   vars.json          seal, offsets, passphrases and expected qubes for ${...}
 
   record.img         the filesystem of the seal record (GRUB environment block
@@ -209,6 +211,7 @@ def build_system(args, work: Path):
     system.write_xml(system.convert(Path(args.data) / "fixtures" / "system-small.xml"), full)
     shards = sysdir / "shards"
     system.split(args.healer, full, sysdir / "base.xml", shards)
+    system.store_kept_files(args.healer, full, sysdir / "base.xml", shards)
     system.renamed_base(sysdir / "base.xml", sysdir / "qubes-renamed.xml")
     system.new_qube(full, sysdir / "new-qube.xml")
     system.break_shards(shards, sysdir / "broken")
@@ -223,6 +226,8 @@ def volume_image(work: Path, cache: str, index: int, shard: Path, name: str) -> 
         shutil.copyfile(shard, root / "qubes.xml")
         (root / "qubes.xml").chmod(0o600)
         system.pool_files(shard, root.parent / name)
+        if (shard.parent / "qube-files").is_dir():  # the files dom0 keeps for its qubes
+            shutil.copytree(shard.parent / "qube-files", root / "qube-files", symlinks=True)
     (root / "id").write_text(f"volume-{index}\n")
     image = work / "volumes" / f"{name}.ext4"
     harness(cache, "ext4", "--source", str(root), "--size", f"{SLICE_BYTES // MIB}M", "--label", "volume",
@@ -329,6 +334,7 @@ def main():
     data.mkdir()
     shutil.copyfile(sysdir / "new-qube.xml", data / "new-qube.xml")
     (data / "new-qube.name").write_text(system.NEW_QUBE + "\n")
+    (data / "new-qube-firewall.xml").write_text(system.NEW_QUBE_FIREWALL)
     (data / "new-qube.pool").write_text(f"{system.VOLUME_ROOT}/{system.NEW_QUBE_POOL}/pool\n")
     shutil.copyfile(sysdir / "qubes-renamed.xml", data / "qubes-renamed.xml")
     (data / "rename").write_text(f"{system.RENAME_FROM} {system.RENAME_TO}\n")

@@ -11,6 +11,9 @@ system-small.xml (real qubesd output) with `reliant-healer split`:
 * split gives the base qubes.xml and one shard per volume (0 decoy, 1 and 2
   hidden, as the fixture has them).
 
+The last split also stores sys-proton's firewall and notes on volume 2
+(qube-files/), as a session that set them leaves them.
+
 Also made here: the variants the scenarios need (a broken shard 2 reference,
 a shard 1 that must be frozen, the base after renaming a template, a qube
 created in volume 1 during a session) and the expected qube sets, which come
@@ -20,6 +23,7 @@ from the fixture's structure, not from running the healer.
 import copy
 import json
 import subprocess
+import tempfile
 import uuid
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
@@ -36,6 +40,27 @@ NEW_QUBE_POOL = "sflc_0_1"
 BROKEN_TEMPLATE = "debian-11-xfce"  # gone: the heuristic takes the newest debian-*-xfce
 BROKEN_QUBE = "press"  # in volume 2
 FROZEN_RENAME = ("scratch", "vault")  # volume 1 claims a base qube's name: frozen
+# The files dom0 keeps for a qube (docs/shards.md, "Files dom0 keeps for a
+# qube"): the last session left sys-proton's (volume 2) on its volume, as
+# qubesd writes them (qubes/firewall.py Firewall.save: version 2, pretty).
+KEPT_QUBE = "sys-proton"
+KEPT_VOLUME = "sflc_0_2"
+
+
+def firewall_xml(address):
+    """A firewall.xml as qubesd saves it: DNS, then `address`, then drop."""
+    rule = ("    <rule>\n      <properties>\n{}      </properties>\n    </rule>\n")
+    prop = '        <property name="{}">{}</property>\n'
+    rules = (rule.format(prop.format("action", "accept") + prop.format("specialtarget", "dns")) +
+             rule.format(prop.format("action", "accept") + prop.format("dsthost", address)) +
+             rule.format(prop.format("action", "drop")))
+    return "<?xml version='1.0' encoding='UTF-8'?>\n<firewall version=\"2\">\n  <rules>\n" + rules + \
+        "  </rules>\n</firewall>\n"
+
+
+KEPT_FIREWALL = firewall_xml("198.51.100.77/32")   # TEST-NET-2: the VPN's endpoint only
+KEPT_NOTES = "reliant e2e: the VPN's notes, kept on its volume\n"
+NEW_QUBE_FIREWALL = firewall_xml("203.0.113.9/32")  # TEST-NET-3: set on the new qube in a session
 
 
 def properties(domain):
@@ -188,11 +213,27 @@ def pool_files(shard: Path, volume_dir: Path):
             out.truncate(256 << 10)
 
 
-def split(healer: str, full: Path, base: Path, shards: Path, volumes=3):
+def split(healer: str, full: Path, base: Path, shards: Path, volumes=3, root=None):
     for number in range(volumes):  # the mount points of the open volumes
         (shards / f"sflc_0_{number}").mkdir(parents=True, exist_ok=True)
     subprocess.run([healer, "split", "--in", str(full), "--base-out", str(base), "--shard-root", str(shards),
-                    "--volume-root", VOLUME_ROOT], check=True, stdout=subprocess.DEVNULL)
+                    "--volume-root", VOLUME_ROOT] + (["--root", str(root)] if root else []),
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def store_kept_files(healer: str, full: Path, base: Path, shards: Path):
+    """The split at the end of the last session, with KEPT_QUBE's firewall and
+    notes in its directory of the root: the real split stores them on its
+    volume (shards/sflc_0_2/qube-files)."""
+    with tempfile.TemporaryDirectory() as root:
+        directory = Path(root) / "var/lib/qubes/appvms" / KEPT_QUBE
+        directory.mkdir(parents=True)
+        (directory / "firewall.xml").write_text(KEPT_FIREWALL)
+        (directory / "notes.txt").write_text(KEPT_NOTES)
+        split(healer, full, base, shards, root=root)
+    if KEPT_QUBE not in names_in(shards / KEPT_VOLUME / "qubes.xml") or \
+            not (shards / KEPT_VOLUME / "qube-files" / "manifest").is_file():
+        raise SystemExit(f"boot e2e setup: {KEPT_QUBE}'s files are not stored on {KEPT_VOLUME}")
 
 
 def check(healer: str, files, root: Path):
@@ -230,6 +271,12 @@ def expectations(full: Path, base: Path, shards: Path):
         "NEW_QUBE": NEW_QUBE,
         "BROKEN_QUBE": BROKEN_QUBE,
         "DECOY_POOL_QUBES": per_volume[0],
+        "KEPT_QUBE": KEPT_QUBE,
+        # As the judge compares a report ("equals": its text without the
+        # surrounding white space).
+        "KEPT_FIREWALL": KEPT_FIREWALL.strip(),
+        "KEPT_NOTES": KEPT_NOTES.strip(),
+        "NEW_QUBE_FIREWALL": NEW_QUBE_FIREWALL.strip(),
     }
 
 
