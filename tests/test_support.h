@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace reliant::testing {
 
@@ -49,5 +50,12 @@ inline void spit(const std::filesystem::path& path, const std::string& content) 
 inline std::string test_data_dir() { return RELIANT_TEST_DATA_DIR; }
 inline std::string source_dir() { return RELIANT_SOURCE_DIR; }
 inline std::string binary_dir() { return RELIANT_BINARY_DIR; }
+
+// The argv prefix that runs a command under tests/kill-at: killed (SIGKILL,
+// exit status 137) as it enters its n-th call of `syscall`, before the call.
+// The test's target needs `DEPENDS kill-at`.
+inline std::vector<std::string> kill_at(const std::string& syscall, int n) {
+    return {binary_dir() + "/tests/kill-at/kill-at", syscall, std::to_string(n)};
+}
 
 }  // namespace reliant::testing

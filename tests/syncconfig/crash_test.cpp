@@ -1,5 +1,5 @@
 // Crash injection: `review` (answering yes) and `undo` killed (SIGKILL, by
-// strace) at every fsync, renameat, unlinkat and mkdirat they make: the
+// kill-at) at every fsync, renameat, unlinkat and mkdirat they make: the
 // boundaries of every durable step (each write is followed by its fsync, so
 // a kill at the fsync sees the state a kill after the write would). After
 // each kill, the next command's recovery must leave the home with ALL the
@@ -55,17 +55,12 @@ TtyRun review(const Target& t, const std::vector<std::string>& prefix = {}) {
     return run_on_tty(argv, "yes\n");
 }
 
-std::vector<std::string> strace(const std::string& syscall, int n) {
-    return {"/usr/bin/strace", "-f", "-o", "/dev/null", "-e", "trace=" + syscall, "-e",
-            "inject=" + syscall + ":signal=SIGKILL:when=" + std::to_string(n)};
-}
-
-// Runs `command` on a copy of `start` (whose home is `before`) with strace
+// Runs `command` on a copy of `start` (whose home is `before`) with kill-at
 // killing it at the n-th call of each syscall, for n = 1, 2, ... until a
 // run is not killed; after each kill, `check` judges the copy. Returns the
 // number of kills.
 int kill_at_every_step(const Target& start, const Tree& before,
-                       const std::function<bool(Target&, const std::vector<std::string>& strace_prefix)>& killed_run,
+                       const std::function<bool(Target&, const std::vector<std::string>& kill_prefix)>& killed_run,
                        const std::function<void(Target&)>& check) {
     int kills = 0;
     for (const std::string& syscall : syscalls) {
@@ -75,7 +70,7 @@ int kill_at_every_step(const Target& start, const Tree& before,
             Target t;
             copy_home(start, t);
             REQUIRE(home_tree(t) == before);
-            if (!killed_run(t, strace(syscall, n))) break;
+            if (!killed_run(t, reliant::testing::kill_at(syscall, n))) break;
             ++kills;
             check(t);
         }

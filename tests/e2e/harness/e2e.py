@@ -110,7 +110,7 @@ def pvh_entry_image(root: Path, kver):
         return None
     if not elf.startswith(b"\x7fELF") or not has_pvh_entry_note(elf):
         return None
-    partial = image.with_suffix(".partial")
+    partial = image.with_name(f"{image.name}.partial-{os.getpid()}")  # two boots may unpack it at once
     partial.write_bytes(elf)
     os.replace(partial, image)
     return image
