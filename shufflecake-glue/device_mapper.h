@@ -30,6 +30,9 @@ public:
     // Fails with ENXIO when no device of that name exists.
     virtual Result<DmDevice> describe(const std::string& name) = 0;
     virtual Status remove(const std::string& name) = 0;
+    // The target types the running kernel has registered ("crypt", "linear",
+    // "shufflecake" once dm_sflc is loaded): DM_LIST_VERSIONS.
+    virtual Result<std::vector<std::string>> list_target_types() = 0;
 };
 
 }  // namespace reliant::shufflecake

@@ -71,6 +71,17 @@ Status read_targets(const std::string& name, DmDevice& device) {
     return success();
 }
 
+// libdevmapper's lists (names, target versions): each entry holds the offset
+// of the next one from itself, 0 in the last.
+template <typename Entry, typename Visit>
+void walk_entries(const Entry* entry, Visit visit) {
+    while (entry != nullptr) {
+        visit(*entry);
+        if (entry->next == 0) break;
+        entry = reinterpret_cast<const Entry*>(reinterpret_cast<const char*>(entry) + entry->next);
+    }
+}
+
 }  // namespace
 
 dev_t dm_decode_dev(std::uint64_t encoded) {
@@ -84,13 +95,9 @@ Result<std::vector<std::string>> LibDevmapper::list_names() {
     if (!task) return std::move(task).error();
     if (auto status = run(task->get(), "list"); !status) return std::move(status).error();
     std::vector<std::string> names;
-    const dm_names* entry = dm_task_get_names(task->get());
-    if (entry == nullptr || entry->dev == 0) return names;  // no devices
-    for (;;) {
-        names.emplace_back(entry->name);
-        if (entry->next == 0) break;
-        entry = reinterpret_cast<const dm_names*>(reinterpret_cast<const char*>(entry) + entry->next);
-    }
+    const dm_names* first = dm_task_get_names(task->get());
+    if (first == nullptr || first->dev == 0) return names;  // no devices
+    walk_entries(first, [&](const dm_names& entry) { names.emplace_back(entry.name); });
     return names;
 }
 
@@ -110,6 +117,16 @@ Status LibDevmapper::remove(const std::string& name) {
     // udev or blkid may hold the device open for a moment after an unmount.
     dm_task_retry_remove(task->get());
     return run(task->get(), "remove");
+}
+
+Result<std::vector<std::string>> LibDevmapper::list_target_types() {
+    auto task = make_task(DM_DEVICE_LIST_VERSIONS, "");
+    if (!task) return std::move(task).error();
+    if (auto status = run(task->get(), "list of target types"); !status) return std::move(status).error();
+    std::vector<std::string> types;
+    walk_entries(dm_task_get_versions(task->get()),
+                 [&](const dm_versions& entry) { types.emplace_back(entry.name); });
+    return types;
 }
 
 }  // namespace reliant::shufflecake

@@ -41,13 +41,15 @@ struct Arguments {
     std::string prompt = "auto";
     std::string shufflecake = "shufflecake";
     std::vector<std::string> volume_targets;
+    std::string volume_module = "dm_sflc";
     std::string mount_root = "/run/shufflecake";
     bool close = false;
 };
 
 constexpr const char* usage =
     "usage: reliant-unlock [--cmdline=FILE] [--prompt=auto|systemd|plymouth|console]\n"
-    "                      [--shufflecake=COMMAND] [--volume-target=TYPE]... [--mount-root=DIR]\n"
+    "                      [--shufflecake=COMMAND] [--volume-target=TYPE]... [--volume-module=NAME]\n"
+    "                      [--mount-root=DIR]\n"
     "       reliant-unlock --close [--cmdline=FILE] [--volume-target=TYPE]...\n"
     "Reads rd.reliant.* from the kernel command line (docs/cmdline.md).\n";
 
@@ -65,6 +67,7 @@ std::optional<Arguments> parse_arguments(int argc, char** argv) {
         std::string target;
         if (take(argument, "--cmdline", arguments.cmdline) || take(argument, "--prompt", arguments.prompt) ||
             take(argument, "--shufflecake", arguments.shufflecake) ||
+            take(argument, "--volume-module", arguments.volume_module) ||
             take(argument, "--mount-root", arguments.mount_root))
             continue;
         if (take(argument, "--volume-target", target)) {
@@ -169,6 +172,7 @@ int run(const Arguments& arguments) {
     shufflecake::GlueConfig glue_config;
     glue_config.command = arguments.shufflecake;
     if (!arguments.volume_targets.empty()) glue_config.volume_targets = arguments.volume_targets;
+    glue_config.volume_module = arguments.volume_module;
     shufflecake::ShufflecakeGlue glue(runner, dm, mounts, glue_config);
     SystemFilesystem filesystem(runner);
     SteadyClock clock;

@@ -24,8 +24,14 @@ UnlockSettings UnlockSettings::from(const BootOptions& options) {
 }
 
 UnlockReport Unlocker::run(const BlockDevice& device) {
+    if (auto ready = opener_.ready(); !ready) {
+        log::error("Shufflecake is not available: ", ready.error());
+        messages_.show(module_missing_message);
+        return {Outcome::unavailable, 0, std::move(ready).error()};
+    }
     auto secret = SecretBuffer::create();
     if (!secret) return {Outcome::error, 0, std::move(secret).error()};
+    bool shufflecake_failed = false;  // the last try
     for (unsigned attempt = 1; attempt <= settings_.tries; ++attempt) {
         auto answer = source_.ask({prompt_text(attempt, settings_.tries), settings_.prompt_timeout}, *secret);
         if (!answer) return {Outcome::error, 0, std::move(answer).error()};
@@ -39,10 +45,31 @@ UnlockReport Unlocker::run(const BlockDevice& device) {
         secret->clear();  // zeroed at once: nothing after this needs it
         clock_.sleep_until(started + settings_.attempt_floor);
 
-        if (opened && opened->accepted) return prepare(std::move(opened->volumes));
-        if (!opened) log::error("opening the volumes failed: ", opened.error());
-        messages_.show(not_accepted_message);
+        shufflecake_failed = false;
+        if (!opened) {
+            log::error("opening the volumes failed: ", opened.error());
+            messages_.show(not_accepted_message);
+            continue;
+        }
+        switch (opened->verdict) {
+            case shufflecake::OpenVerdict::opened:
+                return prepare(std::move(opened->volumes));
+            case shufflecake::OpenVerdict::not_accepted:
+                messages_.show(not_accepted_message);
+                break;
+            case shufflecake::OpenVerdict::shufflecake_failed:
+                log::error("Shufflecake failed: ", *opened->reason);
+                messages_.show(shufflecake_failed_message);
+                shufflecake_failed = true;
+                break;
+            case shufflecake::OpenVerdict::unrecognised:
+                // Every right passphrase would end the same way: no more prompts.
+                log::error("Shufflecake's volumes not recognised: ", *opened->reason);
+                messages_.show(unrecognised_message);
+                return {Outcome::unavailable, 0, std::move(opened->reason)};
+        }
     }
+    if (shufflecake_failed) return {Outcome::unavailable, 0, std::nullopt};
     return {Outcome::not_accepted, 0, std::nullopt};
 }
 
@@ -110,6 +137,8 @@ std::string result_line(const UnlockReport& report) {
             return "reliant-unlock: FAILED to close volumes after an error";
         case Outcome::error:
             return "reliant-unlock: 0 volumes mounted (error)";
+        case Outcome::unavailable:
+            return "reliant-unlock: 0 volumes mounted (Shufflecake unavailable)";
     }
     return "reliant-unlock: unknown outcome";
 }
@@ -128,6 +157,8 @@ int exit_code(Outcome outcome) {
             return 5;
         case Outcome::cleanup_failed:
             return 6;
+        case Outcome::unavailable:
+            return 8;
     }
     return 1;
 }

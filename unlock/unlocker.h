@@ -3,6 +3,10 @@
 // at <mount_root>/sflc_M_N. Any failure after opening closes everything it
 // opened, so a boot goes on either with the volumes mounted or with none.
 //
+// Before the first prompt, the opener must be ready (the kernel has
+// Shufflecake's target): otherwise one clear message and no prompt. A try
+// that Shufflecake itself fails shows its own message, not "not accepted".
+//
 // Timing: every attempt lasts at least `attempt_floor` from the moment the
 // passphrase is in until the verdict, so a wrong passphrase costs what a
 // right one does, and what follows a wrong one (one fixed message, the next
@@ -43,6 +47,8 @@ enum class Outcome {
     prepare_failed,  // opened, then a check or mount failed; everything was closed
     cleanup_failed,  // and closing failed too: volumes may still be open
     error,           // nothing could be tried (the prompt failed); nothing is open
+    unavailable,     // Shufflecake cannot open volumes in this boot (kernel module missing, unrecognised
+                     // mappings, the command failing); nothing is open
 };
 
 struct UnlockReport {
@@ -60,6 +66,16 @@ public:
 };
 
 inline constexpr std::string_view not_accepted_message = "Passphrase not accepted.";
+// Shufflecake's own failures, never shown as a wrong passphrase. They depend
+// on the kernel, the command and its version, not on what the device holds.
+inline constexpr std::string_view module_missing_message =
+    "Shufflecake cannot open volumes in this boot: its kernel module is missing for this kernel (details "
+    "above). No volume was opened; the system starts without them.";
+inline constexpr std::string_view shufflecake_failed_message =
+    "Shufflecake failed (it could not start, crashed or timed out; details above). Nothing was opened.";
+inline constexpr std::string_view unrecognised_message =
+    "Shufflecake opened volumes of a kind reliant does not recognise (another Shufflecake release?). They "
+    "were closed; the system starts without them (details above).";
 
 class Unlocker {
 public:

@@ -48,11 +48,16 @@ public:
         if (devices.erase(name) == 0) return Error("no such device", ENXIO);
         return success();
     }
+    Result<std::vector<std::string>> list_target_types() override {
+        if (fail_list) return Error("list failed", EIO);
+        return target_types;
+    }
 
     std::map<std::string, shufflecake::DmDevice> devices;
     std::vector<std::string> removed;
     std::set<std::string> refuse_remove;
     bool fail_list = false;
+    std::vector<std::string> target_types{"striped", "linear", "shufflecake", "crypt"};
 
 private:
     unsigned next_minor_ = 0;

@@ -12,6 +12,7 @@ using reliant::testing::FakeDeviceMapper;
 using reliant::testing::FakeMountTable;
 using reliant::testing::FakeRunner;
 using reliant::testing::other_device;
+using reliant::shufflecake::OpenVerdict;
 
 namespace {
 
@@ -85,7 +86,7 @@ TEST_CASE("opened volumes of the device are returned by index, others are ignore
     rig.plays({"sflc_0_2", "sflc_0_0", "sflc_0_1"});
     auto outcome = rig.glue.open(rig.device, rig.passphrase);
     REQUIRE(outcome.ok());
-    CHECK(outcome->accepted);
+    CHECK(outcome->verdict == OpenVerdict::opened);
     CHECK(names_of(outcome->volumes) == std::vector<std::string>{"sflc_0_0", "sflc_0_1", "sflc_0_2"});
     CHECK(outcome->volumes[2].index == 2);
     CHECK(outcome->volumes[2].dm_path() == "/dev/mapper/sflc_0_2");
@@ -97,13 +98,13 @@ TEST_CASE("a rejected passphrase is not an error and leaves nothing behind") {
     rig.plays({}, 1);
     auto outcome = rig.glue.open(rig.device, rig.passphrase);
     REQUIRE(outcome.ok());
-    CHECK_FALSE(outcome->accepted);
+    CHECK(outcome->verdict == OpenVerdict::not_accepted);
     CHECK(outcome->volumes.empty());
 
     rig.plays({}, 0);  // a release that exits 0 but opened nothing
     outcome = rig.glue.open(rig.device, rig.passphrase);
     REQUIRE(outcome.ok());
-    CHECK_FALSE(outcome->accepted);
+    CHECK(outcome->verdict == OpenVerdict::not_accepted);
 }
 
 TEST_CASE("a failed open that left volumes behind closes them, most secret first") {
@@ -123,27 +124,113 @@ TEST_CASE("a success that opened a gappy set is closed as half-open") {
     CHECK(rig.dm.removed == std::vector<std::string>{"sflc_0_2", "sflc_0_0"});
 }
 
-TEST_CASE("a timeout is an error, not a wrong passphrase") {
+TEST_CASE("a timeout is Shufflecake failing, not a wrong passphrase, and closes what it left") {
     Rig rig;
-    rig.runner.on_run = [](const FakeRunner::Call&) -> Result<ProcessResult> {
+    rig.runner.on_run = [&rig](const FakeRunner::Call&) -> Result<ProcessResult> {
+        rig.dm.add("sflc_0_0");
         ProcessResult result;
         result.timed_out = true;
         result.signal = 9;
         return result;
     };
     auto outcome = rig.glue.open(rig.device, rig.passphrase);
-    REQUIRE_FALSE(outcome.ok());
-    CHECK(outcome.error().code() == ETIMEDOUT);
+    REQUIRE(outcome.ok());
+    CHECK(outcome->verdict == OpenVerdict::shufflecake_failed);
+    REQUIRE(outcome->reason.has_value());
+    CHECK(outcome->reason->code() == ETIMEDOUT);
+    CHECK(rig.dm.devices.empty());
 }
 
-TEST_CASE("a command that cannot start is an error") {
+TEST_CASE("a command that cannot start, or is killed, is Shufflecake failing") {
     Rig rig;
     rig.runner.on_run = [](const FakeRunner::Call&) -> Result<ProcessResult> {
         return Error("shufflecake not found", ENOENT);
     };
     auto outcome = rig.glue.open(rig.device, rig.passphrase);
+    REQUIRE(outcome.ok());
+    CHECK(outcome->verdict == OpenVerdict::shufflecake_failed);
+    CHECK(outcome->reason->code() == ENOENT);
+
+    rig.runner.on_run = [](const FakeRunner::Call&) -> Result<ProcessResult> {
+        ProcessResult result;
+        result.signal = 11;
+        return result;
+    };
+    outcome = rig.glue.open(rig.device, rig.passphrase);
+    REQUIRE(outcome.ok());
+    CHECK(outcome->verdict == OpenVerdict::shufflecake_failed);
+    CHECK(outcome->reason->describe().find("signal 11") != std::string::npos);
+}
+
+TEST_CASE("ready: the kernel must have the volume target, else the module and kernel are named") {
+    Rig rig;
+    CHECK(rig.glue.ready().ok());
+    rig.dm.target_types = {"linear", "crypt"};
+    const Status missing = rig.glue.ready();
+    REQUIRE_FALSE(missing.ok());
+    const std::string said = missing.error().describe();
+    CHECK(said.find("no device-mapper target shufflecake") != std::string::npos);
+    CHECK(said.find("dm_sflc is not loaded") != std::string::npos);
+    CHECK(said.find("needs dm_sflc built for it") != std::string::npos);
+    CHECK(rig.runner.calls.empty());
+    rig.dm.fail_list = true;
+    CHECK_FALSE(rig.glue.ready().ok());
+}
+
+TEST_CASE("devices the open made that are not volumes as configured are all closed, volumes included") {
+    Rig rig;
+    rig.runner.on_run = [&rig](const FakeRunner::Call&) -> Result<ProcessResult> {
+        rig.dm.add("sflc_0_0");                                   // a volume
+        rig.dm.add("sflc_0_1", backing_device, "shufflecake-v2");  // another target type
+        rig.dm.add("luks-other", other_device, "crypt");          // not on this device: not ours
+        return FakeRunner::exit_with(0);
+    };
+    rig.dm.add("sflc_5_0", backing_device, "linear");  // there before the open: not its doing
+    auto outcome = rig.glue.open(rig.device, rig.passphrase);
+    REQUIRE(outcome.ok());
+    CHECK(outcome->verdict == OpenVerdict::unrecognised);
+    CHECK(outcome->volumes.empty());
+    REQUIRE(outcome->reason.has_value());
+    const std::string said = outcome->reason->describe();
+    CHECK(said.find("target shufflecake-v2; reliant accepts shufflecake") != std::string::npos);
+    CHECK(said.find("sflc_0") == std::string::npos);  // neither names nor a count
+    CHECK(rig.dm.removed == std::vector<std::string>{"sflc_0_0", "sflc_0_1"});
+    CHECK(rig.dm.devices.contains("luks-other"));
+    CHECK(rig.dm.devices.contains("sflc_5_0"));
+}
+
+TEST_CASE("devices stacked on what the open made are closed first, whatever their names") {
+    Rig rig;
+    rig.runner.on_run = [&rig](const FakeRunner::Call&) -> Result<ProcessResult> {
+        for (const std::string name : {"sflc_0_0", "sflc_0_1"}) {
+            rig.dm.add(name + "-inner", backing_device, "crypt");
+            rig.dm.add(name, rig.dm.devices.at(name + "-inner").number, "linear");
+        }
+        return FakeRunner::exit_with(0);
+    };
+    auto outcome = rig.glue.open(rig.device, rig.passphrase);
+    REQUIRE(outcome.ok());
+    CHECK(outcome->verdict == OpenVerdict::unrecognised);
+    CHECK(rig.dm.devices.empty());
+    // Each linear device before the crypt device beneath it.
+    const auto at = [&](const std::string& name) {
+        return std::find(rig.dm.removed.begin(), rig.dm.removed.end(), name) - rig.dm.removed.begin();
+    };
+    CHECK(at("sflc_0_0") < at("sflc_0_0-inner"));
+    CHECK(at("sflc_0_1") < at("sflc_0_1-inner"));
+    CHECK(outcome->reason->describe().find("target crypt, linear;") != std::string::npos);
+}
+
+TEST_CASE("unrecognised devices that cannot be closed are an error, not a verdict") {
+    Rig rig;
+    rig.runner.on_run = [&rig](const FakeRunner::Call&) -> Result<ProcessResult> {
+        rig.dm.add("sflc_0_0", backing_device, "shufflecake-v2");
+        return FakeRunner::exit_with(0);
+    };
+    rig.dm.refuse_remove.insert("sflc_0_0");
+    const auto outcome = rig.glue.open(rig.device, rig.passphrase);
     REQUIRE_FALSE(outcome.ok());
-    CHECK(outcome.error().code() == ENOENT);
+    CHECK(outcome.error().code() == EBUSY);
 }
 
 TEST_CASE("volumes already open on the device are refused before running anything") {

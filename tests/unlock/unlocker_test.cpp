@@ -10,6 +10,7 @@
 using namespace reliant;
 using namespace reliant::unlock;
 using shufflecake::OpenOutcome;
+using shufflecake::OpenVerdict;
 using shufflecake::Volume;
 using namespace std::chrono_literals;
 
@@ -64,13 +65,21 @@ std::vector<Volume> volumes_up_to(unsigned highest) {
 class FakeOpener final : public shufflecake::VolumeOpener {
 public:
     explicit FakeOpener(FakeClock& clock) : clock_(clock) {}
+    Status ready() override {
+        if (module_missing) return Error("the kernel has no device-mapper target shufflecake");
+        return success();
+    }
     Result<OpenOutcome> open(const BlockDevice&, const SecretBuffer& passphrase) override {
         last_passphrase = &passphrase;
         const std::string given(reinterpret_cast<const char*>(passphrase.bytes().data()), passphrase.size());
         seen.push_back(given);
         if (failing.contains(given)) {
             clock_.advance(reject_cost);
-            return Error("shufflecake open exited with status 2", EIO);
+            return Error("shufflecake open left an incomplete set of volumes", EIO);
+        }
+        if (const auto verdict = verdicts.find(given); verdict != verdicts.end()) {
+            clock_.advance(reject_cost);
+            return OpenOutcome{verdict->second, {}, Error("what happened")};
         }
         const auto found = passphrases.find(given);
         if (found == passphrases.end()) {
@@ -78,7 +87,7 @@ public:
             return OpenOutcome{};
         }
         clock_.advance(open_cost * (found->second + 1));
-        return OpenOutcome{true, volumes_up_to(found->second)};
+        return OpenOutcome{OpenVerdict::opened, volumes_up_to(found->second), std::nullopt};
     }
     Status close(std::span<const Volume> volumes) override {
         std::vector<std::string> names;
@@ -88,7 +97,9 @@ public:
     }
 
     std::map<std::string, unsigned> passphrases;
-    std::set<std::string> failing;
+    std::set<std::string> failing;                     // open() errors
+    std::map<std::string, OpenVerdict> verdicts;       // Shufflecake's own failures
+    bool module_missing = false;
     std::chrono::milliseconds reject_cost{300};
     std::chrono::milliseconds open_cost{400};
     std::vector<std::string> seen;
@@ -226,6 +237,48 @@ TEST_CASE("an error while opening looks like a wrong passphrase and uses a try")
     const auto report = rig.run(source);
     CHECK(report.outcome == Outcome::mounted);
     CHECK(rig.messages.shown == std::vector<std::string>{std::string(not_accepted_message)});
+}
+
+TEST_CASE("Shufflecake's kernel module missing: one clear message, no prompt, nothing opened") {
+    Rig rig;
+    rig.opener.module_missing = true;
+    ScriptedSource source({"hidden"});
+    const auto report = rig.run(source);
+    CHECK(report.outcome == Outcome::unavailable);
+    CHECK(source.prompts.empty());
+    CHECK(rig.opener.seen.empty());
+    CHECK(rig.messages.shown == std::vector<std::string>{std::string(module_missing_message)});
+    CHECK(exit_code(report.outcome) == 8);
+    CHECK(result_line(report) == "reliant-unlock: 0 volumes mounted (Shufflecake unavailable)");
+}
+
+TEST_CASE("Shufflecake failing is said as such, never as a wrong passphrase, and a retry may work") {
+    Rig rig;
+    rig.opener.verdicts = {{"crash", OpenVerdict::shufflecake_failed}};
+    ScriptedSource source({"crash", "middle"});
+    const auto report = rig.run(source);
+    CHECK(report.outcome == Outcome::mounted);
+    CHECK(rig.messages.shown == std::vector<std::string>{std::string(shufflecake_failed_message)});
+
+    Rig again;
+    again.opener.verdicts = {{"crash", OpenVerdict::shufflecake_failed}};
+    ScriptedSource crashing({"crash", "crash", "crash"});
+    const auto failed = again.run(crashing);
+    CHECK(failed.outcome == Outcome::unavailable);
+    CHECK(again.messages.shown.size() == 3);
+    for (const auto& shown : again.messages.shown) CHECK(shown == shufflecake_failed_message);
+}
+
+TEST_CASE("volumes of a kind not recognised: said once, no more prompts, nothing mounted") {
+    Rig rig;
+    rig.opener.verdicts = {{"hidden-elsewhere", OpenVerdict::unrecognised}};
+    ScriptedSource source({"hidden-elsewhere", "decoy"});
+    const auto report = rig.run(source);
+    CHECK(report.outcome == Outcome::unavailable);
+    CHECK(source.prompts.size() == 1);
+    CHECK(rig.messages.shown == std::vector<std::string>{std::string(unrecognised_message)});
+    CHECK(rig.filesystem.log.empty());
+    CHECK(std::string(unrecognised_message).find("not accepted") == std::string::npos);
 }
 
 // Notes when each attempt starts (the answer is in) and sets how long the

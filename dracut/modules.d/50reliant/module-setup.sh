@@ -14,6 +14,8 @@
 # Environment (optional, for builds from a source tree):
 #   RELIANT_LIBEXEC_DIR   where the built binaries are (default /usr/libexec/reliant)
 #   RELIANT_SHUFFLECAKE   the shufflecake command to install (default: `shufflecake` on PATH)
+#   RELIANT_VOLUME_MODULE the kernel module of Shufflecake's device-mapper target
+#                         (default dm_sflc; the test stand-in's volumes need dm_crypt)
 
 reliant_libexec_dir() {
     echo "${RELIANT_LIBEXEC_DIR:-/usr/libexec/reliant}"
@@ -31,9 +33,8 @@ reliant_shufflecake() {
     fi
 }
 
-# Whether the kernel dracut builds for has Shufflecake's dm-sflc module.
-reliant_has_dm_sflc() {
-    [[ -n $(find "$srcmods" \( -name 'dm-sflc.ko*' -o -name 'dm_sflc.ko*' \) -print -quit 2> /dev/null) ]]
+reliant_volume_module() {
+    echo "${RELIANT_VOLUME_MODULE:-dm_sflc}"
 }
 
 # called by dracut; only looks, never changes anything
@@ -60,10 +61,19 @@ depends() {
 # called by dracut
 installkernel() {
     hostonly='' instmods -c dm_mod dm_verity loop overlay || return 1
+    # Shufflecake's module is required: an image without it could open no
+    # volume, and every passphrase would look wrong. A kernel update without a
+    # module built for the new kernel stops here, naming the kernel.
+    local module
+    module=$(reliant_volume_module)
+    if ! hostonly='' instmods "$module"; then
+        derror "reliant: kernel $kernel has no $module module (Shufflecake's dm-sflc.ko): build and install it" \
+            "for this kernel first (docs/install.md); the initramfs was not built"
+        return 1
+    fi
     # ext4 is the default filesystem of base and volumes; dm_crypt is the
-    # usual companion target; dm-sflc is Shufflecake's module, when this kernel
-    # has it. All optional.
-    hostonly='' instmods ext4 dm_crypt dm_sflc dm-sflc
+    # usual companion target. Optional.
+    hostonly='' instmods ext4 dm_crypt
     # xfs and btrfs volumes work too: included when the host uses them (hostonly)
     # or always in a generic initramfs.
     instmods xfs btrfs
@@ -95,11 +105,12 @@ install() {
         inst_simple "$moddir/$unit" "$systemdsystemunitdir/$unit" || return 1
     done
 
-    if [[ $no_kernel != yes ]] && reliant_has_dm_sflc; then
-        mkdir -p "$initdir$systemdsystemunitdir/reliant-unlock.service.d"
-        printf '%s\n' "# Shufflecake's kernel module, found when the initramfs was built." \
-            "[Service]" "ExecStartPre=/usr/sbin/modprobe dm_sflc" \
-            > "$initdir$systemdsystemunitdir/reliant-unlock.service.d/50-dm-sflc.conf"
-    fi
+    # Shufflecake's kernel module, loaded before the prompt. A failure to load
+    # it does not fail the unit: reliant-unlock then finds no Shufflecake
+    # target and says so on the console (not "passphrase not accepted").
+    mkdir -p "$initdir$systemdsystemunitdir/reliant-unlock.service.d"
+    printf '%s\n' "# Shufflecake's kernel module (reliant's dracut module, RELIANT_VOLUME_MODULE)." \
+        "[Service]" "ExecStartPre=-/usr/sbin/modprobe $(reliant_volume_module)" \
+        > "$initdir$systemdsystemunitdir/reliant-unlock.service.d/50-volume-module.conf"
     return 0
 }

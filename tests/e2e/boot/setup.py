@@ -32,6 +32,7 @@ import argparse
 import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -67,9 +68,25 @@ def harness(cache, *argv):
     run([sys.executable, str(HARNESS), "--cache", cache] + list(argv))
 
 
+def check_volume_module_required(args, work: Path, modules, env):
+    """The production module refuses to build for a kernel without
+    Shufflecake's module (Debian's kernel has no dm_sflc), naming the kernel."""
+    refused = subprocess.run([sys.executable, str(HARNESS), "--cache", args.cache, "initramfs", "--modules",
+                              DRACUT_BASE + " reliant", *modules, *env, "--out", str(work / "initramfs-refused.img")],
+                             capture_output=True, text=True)
+    said = re.search(r"reliant: kernel \S+ has no dm_sflc module[^\n]*", refused.stdout + refused.stderr)
+    if refused.returncode == 0 or not said or (work / "initramfs-refused.img").exists():
+        sys.exit("setup: the reliant module did not refuse a kernel without dm_sflc:\n" + refused.stdout +
+                 refused.stderr)
+    print(f"refused as it must be: {said.group(0)}")
+
+
 def build_initramfs(args, work: Path):
     env = ["--env", f"RELIANT_LIBEXEC_DIR={args.bin_dir}", "--env", f"RELIANT_SHUFFLECAKE={args.fake}"]
     modules = ["--module-dir", str(PRODUCTION_MODULE), "--module-dir", str(TEST_MODULE)]
+    check_volume_module_required(args, work, modules, env)
+    # fake-shufflecake's volumes are dm-crypt: its module stands for dm_sflc.
+    env += ["--env", "RELIANT_VOLUME_MODULE=dm_crypt"]
     harness(args.cache, "initramfs", "--modules", DRACUT_BASE + " reliant reliant-test-boot", *modules, *env,
             "--out", str(work / "initramfs.img"))
     # The module's cost: the same build without it, and with the production module alone.
