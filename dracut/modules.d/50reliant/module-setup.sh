@@ -66,7 +66,7 @@ installkernel() {
     # module built for the new kernel stops here, naming the kernel.
     local module
     module=$(reliant_volume_module)
-    if ! hostonly='' instmods "$module"; then
+    if ! hostonly='' instmods -c "$module"; then
         derror "reliant: kernel $kernel has no $module module (Shufflecake's dm-sflc.ko): build and install it" \
             "for this kernel first (docs/install.md); the initramfs was not built"
         return 1

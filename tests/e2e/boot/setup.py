@@ -71,6 +71,7 @@ def harness(cache, *argv):
 def check_volume_module_required(args, work: Path, modules, env):
     """The production module refuses to build for a kernel without
     Shufflecake's module (Debian's kernel has no dm_sflc), naming the kernel."""
+    (work / "initramfs-refused.img").unlink(missing_ok=True)
     refused = subprocess.run([sys.executable, str(HARNESS), "--cache", args.cache, "initramfs", "--modules",
                               DRACUT_BASE + " reliant", *modules, *env, "--out", str(work / "initramfs-refused.img")],
                              capture_output=True, text=True)

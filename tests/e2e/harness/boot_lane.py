@@ -15,7 +15,8 @@ one boot has beside the host lane.
 
 Order: ctest's (the order the tests are defined in); a test starts only once
 every setup of the fixtures it requires has passed, and is not run (a
-failure) if one of them failed. A failed test's output is printed whole
+failure) if one of them failed. A setup runs alone: the setups share the
+harness's cache (kernel, dracut copy), which they build. A failed test's output is printed whole
 when it ends. Exit status 0 only if every test passed.
 """
 import argparse
@@ -42,11 +43,13 @@ class Test:
     directory: str
     timeout: float  # seconds; 0: the lane's default
     setups: list = field(default_factory=list)  # setup tests of every fixture it requires
+    exclusive: bool = False  # a setup: runs alone (the setups share the harness's cache)
 
 
-def load_tests(build: Path, label: str):
-    """The tests labelled `label`, in ctest's order."""
-    listing = subprocess.run(["ctest", "--show-only=json-v1", "-L", label], cwd=build, check=True,
+def load_tests(build: Path, label: str, regex=None):
+    """The tests labelled `label` (and matching `regex`), in ctest's order."""
+    selection = ["-L", label] + (["-R", regex] if regex else [])
+    listing = subprocess.run(["ctest", "--show-only=json-v1", *selection], cwd=build, check=True,
                              capture_output=True, text=True).stdout
     return plan(json.loads(listing)["tests"], str(build))
 
@@ -73,21 +76,25 @@ def plan(tests, build_dir):
                 raise ValueError(f"{name} requires fixture {fixture!r}, which no test sets up")
             setups += setups_of[fixture]
         planned.append(Test(name, test["command"], properties.get("WORKING_DIRECTORY", build_dir),
-                            float(properties.get("TIMEOUT", 0)), setups))
+                            float(properties.get("TIMEOUT", 0)), setups, "FIXTURES_SETUP" in properties))
     return planned
 
 
 def next_test(planned, states):
     """The first test not started whose setups all passed: ("run", test);
+    a setup only when nothing runs, and nothing beside a setup;
     ("skip", test) for one whose setup failed; ("wait", None) while a setup
     it needs is still running; ("done", None) when nothing is left."""
+    running = [test for test in planned if states.get(test.name) == "running"]
+    alone = any(test.exclusive for test in running)
     waiting = False
     for test in planned:
         if test.name in states:
             continue
         if any(states.get(setup) in ("failed", "not run") for setup in test.setups):
             return "skip", test
-        if all(states.get(setup) == "passed" for setup in test.setups):
+        if not alone and all(states.get(setup) == "passed" for setup in test.setups) and \
+                not (test.exclusive and running):
             return "run", test
         waiting = True
     return ("wait", None) if waiting else ("done", None)
@@ -159,11 +166,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build", required=True, help="the build tree")
     parser.add_argument("--label", default="e2e")
+    parser.add_argument("--tests-regex", help="only the tests whose names match (ctest -R); their setups too")
     parser.add_argument("--timeout", type=int, default=900, help="ctest's default timeout per test")
     parser.add_argument("--second-worker-when", help="a file: a second worker starts once it exists")
     args = parser.parse_args()
     build = Path(args.build)
-    planned = load_tests(build, args.label)
+    planned = load_tests(build, args.label, args.tests_regex)
     if not planned:
         sys.exit(f"boot_lane: no test labelled {args.label} in {build}")
     lane = Lane(build, planned, args.timeout)

@@ -73,10 +73,22 @@ class NextTest(unittest.TestCase):
         self.assertEqual(self.next_name({"e2e-a-setup": "passed"}), ("run", "e2e-a-1"))
 
     def test_a_second_worker_skips_to_what_does_not_wait(self):
-        states = {"e2e-a-setup": "running"}
-        self.assertEqual(self.next_name(states), ("run", "e2e-b-setup"))
-        states.update({"e2e-b-setup": "running", "e2e-free": "running"})
+        states = {"e2e-a-setup": "passed", "e2e-a-1": "running"}
+        self.assertEqual(self.next_name(states), ("run", "e2e-a-2"))
+        states["e2e-a-2"] = "running"
+        # e2e-b-setup waits for the others to end; e2e-free does not.
+        self.assertEqual(self.next_name(states), ("run", "e2e-free"))
+        states["e2e-free"] = "running"
         self.assertEqual(self.next_name(states), ("wait", None))
+
+    def test_a_setup_runs_alone(self):
+        self.assertEqual(self.next_name({"e2e-a-setup": "running"}), ("wait", None))
+        states = {"e2e-a-setup": "passed", "e2e-a-1": "running", "e2e-a-2": "passed"}
+        self.assertEqual(self.next_name(states), ("run", "e2e-free"))
+        states["e2e-free"] = "passed"
+        self.assertEqual(self.next_name(states), ("wait", None))  # e2e-b-setup, once e2e-a-1 ends
+        states["e2e-a-1"] = "passed"
+        self.assertEqual(self.next_name(states), ("run", "e2e-b-setup"))
 
     def test_never_after_a_failed_setup(self):
         states = {"e2e-a-setup": "failed"}
