@@ -133,6 +133,7 @@ const std::vector<std::string> expected_paths = {
     "usr/lib/systemd/system-shutdown/reliant-seal",
     "etc/dracut.conf.d/50-reliant.conf",
     "etc/grub.d/42_reliant",
+    "usr/lib/kernel/install.d/45-reliant.install",
     "etc/default/reliant",
     "boot/reliant/seal.env",
     "usr/share/doc/reliant/install.md",
@@ -364,6 +365,7 @@ TEST_CASE("the installer, the GRUB script and the test helper pass shellcheck") 
     for (const auto& [script, shell] : std::vector<std::pair<std::string, std::string>>{
              {"dracut/install/reliant-install", "bash"},
              {"dracut/install/42_reliant", "sh"},
+             {"dracut/install/45-reliant.install", "bash"},
              {"tests/install/scratch-system.sh", "bash"}}) {
         auto checked = run_process({"shellcheck", "-s", shell, (source / script).string()});
         REQUIRE(checked.ok());
