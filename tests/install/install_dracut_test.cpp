@@ -12,14 +12,9 @@
 #include "install_support.h"
 
 using namespace reliant;
-using reliant::testing::slurp;
-using reliant::testing::spit;
-using reliant::testing::TempDir;
-namespace fs = std::filesystem;
+using namespace reliant::testing::install;
 
 namespace {
-
-using namespace reliant::testing::install;
 const std::string scratch_script = (source / "tests/install/scratch-system.sh").string();
 
 ProcessResult must_run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = std::chrono::minutes(10)) {

@@ -8,6 +8,12 @@
 
 namespace reliant::testing::install {
 
+// What every installer test uses (`using namespace reliant::testing::install;`).
+using reliant::testing::slurp;
+using reliant::testing::spit;
+using reliant::testing::TempDir;
+namespace fs = std::filesystem;
+
 inline const std::filesystem::path source = reliant::testing::source_dir();
 inline const std::string installer = (source / "dracut/install/reliant-install").string();
 // Where the build puts every tool (cmake/ReliantTool.cmake).
