@@ -41,7 +41,7 @@ struct Arguments {
     std::string prompt = "auto";
     std::string shufflecake = "shufflecake";
     std::vector<std::string> volume_targets;
-    std::string volume_module = "dm_sflc";
+    std::string volume_module;  // empty: GlueConfig's default
     std::string mount_root = "/run/shufflecake";
     bool close = false;
 };
@@ -172,7 +172,7 @@ int run(const Arguments& arguments) {
     shufflecake::GlueConfig glue_config;
     glue_config.command = arguments.shufflecake;
     if (!arguments.volume_targets.empty()) glue_config.volume_targets = arguments.volume_targets;
-    glue_config.volume_module = arguments.volume_module;
+    if (!arguments.volume_module.empty()) glue_config.volume_module = arguments.volume_module;
     shufflecake::ShufflecakeGlue glue(runner, dm, mounts, glue_config);
     SystemFilesystem filesystem(runner);
     SteadyClock clock;
