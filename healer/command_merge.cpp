@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "common/file_io.h"
+#include "healer/base_journal.h"
 #include "healer/command_options.h"
 #include "healer/commands.h"
 #include "healer/document_reader.h"
@@ -17,7 +18,8 @@ namespace {
 
 const char* const usage =
     "usage: reliant-healer merge --base BASE.xml --shard-root DIR --out OUT.xml [--report REPORT.json]\n"
-    "                            [--volume-root /run/shufflecake] [--fix uuid,heuristic|none]\n"
+    "                            [--volume-root /run/shufflecake] [--fix uuid,successor,heuristic|none]\n"
+    "                            [--base-journal FILE]\n"
     "                            [--release R] [--root DIR] [--sysfs DIR] [--pci-root-buses LIST]\n";
 
 int fail_usage(const std::string& why) {
@@ -26,27 +28,45 @@ int fail_usage(const std::string& why) {
 }
 
 Result<FixPolicy> fix_policy(const std::string& text) {
-    FixPolicy policy{false, false};
+    FixPolicy policy{false, false, false};
     if (text == "none") return policy;
     for (std::size_t start = 0; start <= text.size();) {
         const std::size_t comma = std::min(text.find(',', start), text.size());
         const std::string word = text.substr(start, comma - start);
         if (word == "uuid")
             policy.follow_renames = true;
+        else if (word == "successor")
+            policy.successors = true;
         else if (word == "heuristic")
             policy.heuristics = true;
         else
-            return Error("--fix takes uuid, heuristic (comma-separated) or none", EINVAL);
+            return Error("--fix takes uuid, successor, heuristic (comma-separated) or none", EINVAL);
         start = comma + 1;
     }
     return policy;
+}
+
+// The successors the base journal states (healer/base_journal.h). It is
+// part of the sealed base: when it is not there (no maintenance boot kept
+// one yet) there are none; when it cannot be used the merge goes on without
+// them (the heuristics still apply), with a line that names no qube.
+std::map<std::string, std::string> journal_successors(const std::string& path) {
+    auto bytes = read_regular_file(path, BaseJournal::max_bytes + 1);
+    if (!bytes && bytes.error().code() == ENOENT) return {};
+    Result<BaseJournal> journal = bytes ? parse_base_journal(*bytes) : Result<BaseJournal>(std::move(bytes).error());
+    if (!journal) {
+        std::cerr << "reliant-healer merge: " << path << " not used, no successors followed: "
+                  << journal.error().describe() << '\n';
+        return {};
+    }
+    return successor_map(*journal);
 }
 
 }  // namespace
 
 int run_merge(const std::vector<std::string>& words) {
     ArgumentSpec spec{{}, validation_option_names};
-    spec.options.insert({"base", "shard-root", "out", "report", "volume-root", "fix"});
+    spec.options.insert({"base", "shard-root", "out", "report", "volume-root", "fix", "base-journal"});
     auto arguments = Arguments::parse(words, spec);
     if (!arguments) return fail_usage(arguments.error().describe());
     const auto base_path = arguments->option("base");
@@ -66,6 +86,8 @@ int run_merge(const std::vector<std::string>& words) {
         if (!policy) return fail_usage(policy.error().describe());
         options.fixes = *policy;
     }
+
+    if (const auto journal = arguments->option("base-journal")) options.successors = journal_successors(*journal);
 
     // Every output is checked before anything is written (docs/security.md, "Outputs").
     if (!outputs_replaceable("merge", *arguments, {"out", "report"})) return 2;

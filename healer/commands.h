@@ -22,4 +22,14 @@ int run_merge(const std::vector<std::string>& arguments);
 // 1 when something was not (the report says what), 2 on usage or I/O errors.
 int run_split(const std::vector<std::string>& arguments);
 
+// journal --base B --journal J record|successor OLD NEW|forget OLD|show: the
+// base journal of maintenance mode (healer/base_journal.h); 0 done, 1 refused
+// or failed (nothing written), 2 on usage.
+int run_journal(const std::vector<std::string>& arguments);
+
+// repair --shard-root DIR --merge-report R VOLUME rename QUBE NEW | drop QUBE:
+// a fix for a shard frozen at this boot (healer/repair.h); 0 written, 1
+// refused (nothing written), 2 on usage.
+int run_repair(const std::vector<std::string>& arguments);
+
 }  // namespace reliant::healer

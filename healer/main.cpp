@@ -14,7 +14,9 @@ const char* const usage =
     "  check FILE...       report whether qubesd would load each file (exit 0 yes, 1 no)\n"
     "  list FILE           the qubes in FILE and where each lives (base or a volume)\n"
     "  merge ...           base qubes.xml + the shards of the open volumes -> one qubes.xml\n"
-    "  split ...           qubesd's qubes.xml -> the base and one shard per volume\n";
+    "  split ...           qubesd's qubes.xml -> the base and one shard per volume\n"
+    "  journal ...         (maintenance) base qubes removed and created, successors stated\n"
+    "  repair ...          a chosen fix for a shard frozen at this boot, on its volume\n";
 
 int dispatch(int argc, char** argv) {
     reliant::log::configure({.tag = "reliant-healer"});
@@ -28,6 +30,8 @@ int dispatch(int argc, char** argv) {
     if (command == "list") return reliant::healer::run_list(arguments);
     if (command == "merge") return reliant::healer::run_merge(arguments);
     if (command == "split") return reliant::healer::run_split(arguments);
+    if (command == "journal") return reliant::healer::run_journal(arguments);
+    if (command == "repair") return reliant::healer::run_repair(arguments);
     if (command == "--help" || command == "help") {
         std::cout << usage;
         return 0;

@@ -197,6 +197,15 @@ private:
                     if (reference.property == "template") retargeted.insert(qube);
                     continue;
                 }
+                if (binding == Binding::gone && options_.fixes.successors) {
+                    if (const auto successor = stated_successor(recorded.at(reference.target), domain, reference)) {
+                        domain.set_property(reference.property, *successor);
+                        outcome.changes.push_back({qube, "successor", reference.property, reference.target,
+                                                   *successor, "stated in maintenance mode"});
+                        if (reference.property == "template") retargeted.insert(qube);
+                        continue;
+                    }
+                }
                 const bool taken = names_.contains(reference.target);
                 if (binding == Binding::unverified && taken) {
                     outcome.changes.push_back({qube, "unverified-reference", reference.property,
@@ -223,6 +232,30 @@ private:
         }
         review_disposables(shard, retargeted, outcome);
         retarget(shard, retargeted, outcome);
+    }
+
+    // The base qube the user stated in the place of the one `recorded_uuid`
+    // was (following statements about successors that are gone too), if it
+    // can take the reference's role; nullopt sends the reference on to the
+    // heuristics.
+    std::optional<std::string> stated_successor(const std::string& recorded_uuid, const Domain& domain,
+                                                const HardReference& reference) const {
+        const auto parsed = python_uuid(recorded_uuid);
+        if (!parsed) return std::nullopt;
+        std::string at = canonical_uuid(*parsed);
+        for (std::size_t steps = 0; steps < options_.successors.size(); ++steps) {
+            const auto next = options_.successors.find(at);
+            if (next == options_.successors.end()) return std::nullopt;
+            at = next->second;
+            const auto present = by_uuid_.find(at);
+            if (present == by_uuid_.end()) continue;  // gone too: its own successor, if stated
+            const std::string& name = present->second;
+            const bool fits = reference.property == "template" ? fits_as_template(domain, name)
+                                                               : can_take(reference.property, name);
+            if (!fits) return std::nullopt;
+            return name;
+        }
+        return std::nullopt;
     }
 
     // A property left at its default takes the base's global; when the qube
@@ -295,14 +328,18 @@ private:
                                  (replaced ? "now another qube" : "gone");
         if (reference.property == "template") {
             std::optional<std::string> replacement;
+            std::string rule = "the same name";
             if (replaced && fits_as_template(domain, reference.target)) replacement = reference.target;
             // A DispVM's template (a disposable template) has no family to pick from.
-            else if (domain.klass == "AppVM") replacement = newest_in_family(reference.target, templates_);
+            else if (domain.klass == "AppVM" && (replacement = newest_in_family(reference.target, templates_)))
+                rule = "the newest of its family";
+            else if ((replacement = default_template_for(domain)))
+                rule = domain.klass == "AppVM" ? "the default template" : "the default disposable template";
             if (!replacement) return false;
             domain.set_property("template", *replacement);
-            prohibit_start(domain, what + "; now based on " + *replacement);
+            prohibit_start(domain, what + "; now based on " + *replacement + " (" + rule + ")");
             outcome.changes.push_back(
-                {qube, "heuristic", "template", reference.target, *replacement, "prohibit-start set"});
+                {qube, "heuristic", "template", reference.target, *replacement, "prohibit-start set: " + rule});
             return true;
         }
         if (reference.property == "netvm") {
@@ -318,6 +355,16 @@ private:
         outcome.changes.push_back(
             {qube, "heuristic", reference.property, reference.target, "(default)", "prohibit-start set"});
         return true;
+    }
+
+    // The base's default for a qube's template when nothing better is known:
+    // default_template for an AppVM, default_dispvm for a named DispVM.
+    std::optional<std::string> default_template_for(const Domain& domain) const {
+        const std::string_view global = domain.klass == "AppVM" ? "default_template" : "default_dispvm";
+        const auto name = merged_.value(global);
+        if (!name || name->empty() || *name == domain.qube_name().value_or("")) return std::nullopt;
+        if (!fits_as_template(domain, *name)) return std::nullopt;
+        return name;
     }
 
     // Whether the qube now called `name` can be `domain`'s template: a

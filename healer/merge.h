@@ -6,6 +6,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,9 +21,14 @@
 
 namespace reliant::healer {
 
+// How a reference to a qube that is not there any more is fixed, in this
+// order (docs/shards.md, "Broken references"); what none of them fixes
+// freezes the shard.
 struct FixPolicy {
-    bool follow_renames = true;  // (1) a reference whose name is gone follows the recorded uuid
-    bool heuristics = true;      // (2) template of the same family, netvm none, others default
+    bool follow_renames = true;  // (1) the recorded uuid has another name now: follow it
+    bool heuristics = true;      // (3) template of the same family, then default_template;
+                                 //     netvm none; others their default; prohibit-start
+    bool successors = true;      // (2) the successor stated in maintenance mode (healer/base_journal.h)
 };
 
 struct ShardInput {
@@ -44,6 +50,9 @@ struct MergeOptions {
     ValidationOptions validation;
     XmlLimits limits;
     LoadCostLimits load_cost;  // what a shard may cost qubesd's load (healer/validator_cost.h)
+    // The base journal's successors: the uuid of a base qube that is gone ->
+    // the uuid of the base qube the user stated in its place.
+    std::map<std::string, std::string> successors;
 };
 
 struct MergeResult {

@@ -132,4 +132,34 @@ int remove_soft_references(Domain& domain, const std::string& target) {
     return removed;
 }
 
+int rename_references(Domain& domain, const std::string& from, const std::string& to) {
+    int renamed = 0;
+    for (const HardReference& reference : hard_references(domain))
+        if (reference.target == from) {
+            domain.set_property(reference.property, to);
+            ++renamed;
+        }
+    for (DeviceGroup& group : domain.devices)
+        for (Device& device : group.devices)
+            if (const std::string* backend = device.attributes.get("backend-domain"); backend && *backend == from) {
+                device.attributes.set("backend-domain", to);
+                ++renamed;
+            }
+    for (Feature& feature : domain.features) {
+        if (!feature.name || !is_name_feature(*feature.name)) continue;
+        std::vector<std::string> names = words(feature.value);
+        if (std::find(names.begin(), names.end(), from) == names.end()) continue;
+        std::string value;
+        for (const std::string& word : names) value += (value.empty() ? "" : " ") + (word == from ? to : word);
+        feature.value = value;
+        ++renamed;
+    }
+    for (Tag& tag : domain.tags)
+        if (tag.name && tag_target(*tag.name) == from) {
+            tag.name = tag.name->substr(0, tag.name->size() - from.size()) + to;
+            ++renamed;
+        }
+    return renamed;
+}
+
 }  // namespace reliant::healer

@@ -52,6 +52,10 @@ bool is_inheritable_global(std::string_view global);
 // Removes every soft reference to `target` from the domain; returns how many.
 int remove_soft_references(Domain& domain, const std::string& target);
 
+// Every reference to the qube `from`, hard and soft, now names `to` (a qube
+// renamed by reliant-session repair); returns how many.
+int rename_references(Domain& domain, const std::string& from, const std::string& to);
+
 // The qube named by a tag qubesd maintains (created-by-NAME, guivm-NAME, ...).
 std::optional<std::string> tag_target(std::string_view tag);
 // Whether a feature's value is a list of qube names qubesd maintains.

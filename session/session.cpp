@@ -15,6 +15,7 @@
 #include "common/unique_fd.h"
 #include "session/grub_env.h"
 #include "session/settings.h"
+#include "session/status.h"
 #include "shufflecake-glue/glue.h"
 
 namespace reliant::session {
@@ -47,6 +48,22 @@ void forward(const ProcessResult& result, std::ostream& out) {
         out << *text;
         if (text->back() != '\n') out << '\n';
     }
+}
+
+// A healer command the user asked for (journal, repair): its output passed
+// on; a failure says the healer's own line tells why (it refused, or wrote
+// nothing).
+Status run_healer(shufflecake::CommandRunner& runner, const std::vector<std::string>& command,
+                  std::chrono::milliseconds timeout, std::ostream& out) {
+    ProcessOptions options;
+    options.timeout = timeout;
+    auto ran = runner.run(command, options);
+    if (!ran) return std::move(ran).error().context("running the healer");
+    forward(*ran, out);
+    if (!ran->succeeded())
+        return Error("reliant-healer " + command.at(1) + " " + ran->describe() + ": nothing changed")
+            .advise("the healer's line above says why");
+    return success();
 }
 
 class FileLock {
@@ -130,6 +147,22 @@ std::vector<std::string> split_command(const Paths& paths) {
     return command;
 }
 
+// The notice's count of qubes that end with the session, from the report
+// the split just wrote (session/status.h). Best effort: the split's own
+// outcome never depends on it.
+void record_lost_count(const Paths& paths) {
+    auto report = read_regular_file(paths.split_report(), 16u << 20);
+    if (!report) return;
+    auto lost = count_lost(*report);
+    if (!lost) return;
+    StatusCounts counts;
+    if (auto existing = read_regular_file(paths.summary(), 4096); existing)
+        if (auto parsed = parse_summary(*existing); parsed) counts = *parsed;
+    counts.lost = *lost;
+    if (auto written = write_file_atomically(paths.summary(), summary_text(counts), 0644); !written)
+        log::warning(written.error().describe());
+}
+
 Status split_once(const Paths& paths, shufflecake::CommandRunner& runner, std::ostream& out) {
     std::error_code ec;
     if (!fs::is_regular_file(paths.merge_report(), ec))
@@ -146,11 +179,57 @@ Status split_once(const Paths& paths, shufflecake::CommandRunner& runner, std::o
     auto ran = runner.run(split_command(paths), options);
     if (!ran) return std::move(ran).error().context("running the healer");
     forward(*ran, out);
+    record_lost_count(paths);
     // Its exit status is the reason (no errno: nothing failed an I/O call here).
     if (!ran->succeeded())
         return Error("reliant-healer split " + ran->describe() + ": not everything was written")
             .advise("read " + paths.split_report().string() + " (which shard, why) and the healer's line above");
     return success();
+}
+
+// ---- the base journal ----
+
+std::vector<std::string> journal_command(const Paths& paths, const std::vector<std::string>& action) {
+    std::vector<std::string> command{paths.healer.string(), "journal",  "--base", paths.qubes_xml.string(),
+                                     "--journal",           paths.base_journal.string()};
+    command.insert(command.end(), action.begin(), action.end());
+    return command;
+}
+
+Status run_journal_action(const Paths& paths, shufflecake::CommandRunner& runner,
+                          const std::vector<std::string>& action, std::ostream& out) {
+    auto kind = boot_kind(paths.cmdline);
+    if (!kind) return std::move(kind).error();
+    if (*kind != BootKind::maintenance) {
+        if (action == std::vector<std::string>{"record"}) {
+            out << "reliant-session journal: not a maintenance boot; nothing to record\n";
+            return success();
+        }
+        return Error("the base journal changes only in maintenance mode (the base is read-only now)", EROFS)
+            .advise("reboot into reliant's maintenance entry, replace the qube there, and state its successor "
+                    "(docs/install.md, 3.8)");
+    }
+    return run_healer(runner, journal_command(paths, action), std::chrono::minutes(1), out);
+}
+
+// ---- repair ----
+
+std::vector<std::string> repair_command(const Paths& paths, const std::vector<std::string>& action) {
+    std::vector<std::string> command{paths.healer.string(), "repair", "--shard-root", paths.shard_root.string(),
+                                     "--volume-root", paths.volume_root.string(), "--merge-report",
+                                     paths.merge_report().string()};
+    command.insert(command.end(), action.begin(), action.end());
+    return command;
+}
+
+Status run_repair(const Paths& paths, shufflecake::CommandRunner& runner, const std::vector<std::string>& action,
+                  std::ostream& out) {
+    auto kind = boot_kind(paths.cmdline);
+    if (!kind) return std::move(kind).error();
+    if (*kind != BootKind::normal)
+        return Error("repair works on a volume this boot opened and froze; this is no normal reliant boot", EINVAL)
+            .advise("boot with the volume's passphrase, then sudo reliant-session status");
+    return run_healer(runner, repair_command(paths, action), std::chrono::minutes(2), out);
 }
 
 // ---- close ----

@@ -6,6 +6,10 @@
 //   seal       (maintenance boots, systemd-shutdown hook, base read-only)
 //              reliant-overlay seal, then the record GRUB reads at the
 //              next boot
+//   journal    (maintenance boots) base qubes removed and created, and the
+//   successor  successors the user states (healer/base_journal.h)
+//   repair     a chosen fix for a volume frozen at this boot (healer/repair.h)
+//   status, summary, notice: what merge did (session/status.h)
 // Each does nothing, successfully, in a boot it does not belong to, so the
 // units and the hook stay inert without rd.reliant=1. docs/install.md.
 #pragma once
@@ -44,11 +48,15 @@ struct Paths {
     fs::path overlay = "/usr/libexec/reliant/reliant-overlay";
     fs::path settings = "/etc/default/reliant";
     fs::path dev_root = "/dev";
+    // In the base: written in maintenance boots only, read by the boot's merge.
+    fs::path base_journal = "/var/lib/reliant/base-journal.json";
     // Appended to the healer's command line (tests: --root, --pci-root-buses).
     std::vector<std::string> healer_options;
 
     fs::path merge_report() const { return run_dir / "heal-report.json"; }
     fs::path split_report() const { return run_dir / "split-report.json"; }
+    // Counts only, readable by all: the desktop notice (session/status.h).
+    fs::path summary() const { return run_dir / "summary"; }
     // In normal boots the base is read-only: base changes go to RAM only.
     fs::path split_base_out() const { return run_dir / "split" / "qubes.xml"; }
     fs::path split_lock() const { return run_dir / "split.lock"; }
@@ -70,6 +78,28 @@ std::vector<std::string> split_command(const Paths& paths);
 // never overlap). Refuses when this boot did not merge (no merge report):
 // without it the healer could not tell which shards were frozen at boot.
 Status split_once(const Paths& paths, shufflecake::CommandRunner& runner, std::ostream& out);
+
+// ---- the base journal (maintenance boots) ----
+
+// The healer command line of a journal action: record, show,
+// successor OLD NEW, forget OLD (reliant-healer journal).
+std::vector<std::string> journal_command(const Paths& paths, const std::vector<std::string>& action);
+
+// Runs a journal action in a maintenance boot. In any other boot the base is
+// read-only (or not reliant's): `record` does nothing, successfully; every
+// other action is refused with what to do.
+Status run_journal_action(const Paths& paths, shufflecake::CommandRunner& runner,
+                          const std::vector<std::string>& action, std::ostream& out);
+
+// ---- repair (normal boots) ----
+
+// The healer command line of a repair: VOLUME rename QUBE NEW | VOLUME drop QUBE.
+std::vector<std::string> repair_command(const Paths& paths, const std::vector<std::string>& action);
+
+// A chosen fix for a shard frozen at this boot, on its volume (healer/repair.h).
+// Only in a normal boot that merged (the merge report says which were frozen).
+Status run_repair(const Paths& paths, shufflecake::CommandRunner& runner, const std::vector<std::string>& action,
+                  std::ostream& out);
 
 // ---- close ----
 

@@ -1,5 +1,6 @@
 #include "session/status.h"
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -72,10 +73,17 @@ void write_merge(const JsonValue& merge, std::ostream& out) {
     list("changes made at boot", fixes);
 }
 
-void write_split(const JsonValue& split, std::ostream& out) {
-    std::vector<std::string> lost, problems;
+// The qubes a split found in a pool of the base: the session's end loses them.
+std::vector<std::string> lost_qubes(const JsonValue& split) {
+    std::vector<std::string> lost;
     for (const JsonValue& change : array_of(split, "base_changes"))
         if (text_of(change, "kind") == "lost-at-shutdown") lost.push_back(text_of(change, "qube"));
+    return lost;
+}
+
+void write_split(const JsonValue& split, std::ostream& out) {
+    const std::vector<std::string> lost = lost_qubes(split);
+    std::vector<std::string> problems;
     for (const JsonValue& shard : array_of(split, "shards")) {
         const std::string status = text_of(shard, "status");
         if (status == "written" || status == "kept") continue;
@@ -95,7 +103,94 @@ void write_split(const JsonValue& split, std::ostream& out) {
     for (const std::string& qube : lost) out << "  " << qube << "\n";
 }
 
+// Routine at every boot with a volume open: not worth a notice.
+bool routine(const JsonValue& change) { return text_of(change, "kind") == "new-qubes"; }
+
 }  // namespace
+
+Result<StatusCounts> count_merge(std::string_view merge_report) {
+    auto merge = parse_report(merge_report, "the merge report");
+    if (!merge) return std::move(merge).error();
+    StatusCounts counts;
+    std::set<std::string> held;  // volume/qube: one qube may be held for several reasons
+    for (const JsonValue& shard : array_of(*merge, "shards")) {
+        if (text_of(shard, "status") != "merged") ++counts.frozen;
+        for (const JsonValue& change : array_of(shard, "changes")) {
+            if (holds_back(change))
+                held.insert(text_of(shard, "volume") + "/" + text_of(change, "qube"));
+            else
+                ++counts.changes;
+        }
+    }
+    counts.review = held.size();
+    for (const JsonValue& change : array_of(*merge, "base_changes"))
+        if (!routine(change)) ++counts.changes;
+    return counts;
+}
+
+Result<std::size_t> count_lost(std::string_view split_report) {
+    auto split = parse_report(split_report, "the split report");
+    if (!split) return std::move(split).error();
+    return lost_qubes(*split).size();
+}
+
+std::string summary_text(const StatusCounts& counts) {
+    return "frozen=" + std::to_string(counts.frozen) + "\nreview=" + std::to_string(counts.review) +
+           "\nchanges=" + std::to_string(counts.changes) + "\nlost=" + std::to_string(counts.lost) + "\n";
+}
+
+Result<StatusCounts> parse_summary(std::string_view text) {
+    StatusCounts counts;
+    std::string_view rest = text;
+    for (auto [key, into] : {std::pair{std::string_view("frozen="), &counts.frozen},
+                             {std::string_view("review="), &counts.review},
+                             {std::string_view("changes="), &counts.changes},
+                             {std::string_view("lost="), &counts.lost}}) {
+        const std::size_t end = rest.find('\n');
+        const std::string_view line = rest.substr(0, end);
+        if (end == std::string_view::npos || !line.starts_with(key) || line.size() == key.size() ||
+            line.size() > key.size() + 9 || line.substr(key.size()).find_first_not_of("0123456789") != std::string_view::npos)
+            return Error("the summary is not what reliant-session summary writes", EINVAL);
+        *into = std::stoul(std::string(line.substr(key.size())));
+        rest.remove_prefix(end + 1);
+    }
+    if (!rest.empty()) return Error("the summary is not what reliant-session summary writes", EINVAL);
+    return counts;
+}
+
+std::optional<NoticeText> notice_for(const StatusCounts& counts) {
+    if (counts == StatusCounts{}) return std::nullopt;
+    std::vector<std::string> parts;
+    if (counts.lost > 0)
+        parts.push_back(std::to_string(counts.lost) + (counts.lost == 1 ? " qube" : " qubes") +
+                        " created this session in a pool of the base (RAM) will be lost at shutdown: clone each "
+                        "onto a volume's pool (qvm-clone -P)");
+    if (counts.frozen > 0)
+        parts.push_back(std::to_string(counts.frozen) + (counts.frozen == 1 ? " volume" : " volumes") +
+                        " left out (frozen): its qubes are not shown");
+    if (counts.review > 0)
+        parts.push_back(std::to_string(counts.review) + (counts.review == 1 ? " qube" : " qubes") +
+                        " may not start until reviewed");
+    if (counts.changes > 0)
+        parts.push_back(std::to_string(counts.changes) + (counts.changes == 1 ? " change" : " changes") + " made");
+    std::string body;
+    for (const std::string& part : parts) body += (body.empty() ? "" : "; ") + part;
+    body += ". In a terminal: sudo reliant-session status";
+    NoticeText text;
+    text.urgent = counts.frozen > 0 || counts.lost > 0;
+    text.title = counts.lost > 0     ? "reliant: a new qube will not survive shutdown"
+                 : counts.frozen > 0 ? "reliant: a volume was left out at boot"
+                                     : "reliant: qubes changed at boot";
+    text.body = std::move(body);
+    return text;
+}
+
+std::optional<NoticeText> notice_for_change(const StatusCounts& before, const StatusCounts& now) {
+    if (now.lost <= before.lost) return std::nullopt;
+    StatusCounts lost_only;
+    lost_only.lost = now.lost;
+    return notice_for(lost_only);
+}
 
 Status write_status(const StatusReports& reports, std::ostream& out) {
     if (reports.merge.empty()) {

@@ -65,7 +65,7 @@ inline Run healer_run(std::vector<std::string> arguments, bool limited = false) 
     const auto given = [&](const char* option) {
         return std::find(arguments.begin(), arguments.end(), option) != arguments.end();
     };
-    const bool host_independent = arguments.empty() || arguments[0] != "list";
+    const bool host_independent = arguments.empty() || (arguments[0] != "list" && arguments[0] != "journal" && arguments[0] != "repair");
     if (host_independent && !given("--pci-root-buses")) arguments.insert(arguments.end(), {"--pci-root-buses", "0000:00"});
     if (host_independent && !given("--root")) arguments.insert(arguments.end(), {"--root", "/nonexistent-root"});
     arguments.insert(arguments.begin(), healer_path);

@@ -14,6 +14,7 @@
 #include "healer/heal_common.h"
 #include "healer/ownership.h"
 #include "healer/shard.h"
+#include "healer/snapshots.h"
 #include "shard_test_support.h"
 
 using namespace reliant::healer;
@@ -330,4 +331,104 @@ TEST_CASE("references in every direction: no shard names a qube not always open 
     MESSAGE(runs << " systems split and merged, " << restored << " fields restored");
     CHECK(runs >= 100);
     CHECK(restored >= 50);
+}
+
+// A qube created this session the way qubesd creates one: a copy of
+// `model` (an AppVM) with a new identity, its private and volatile volumes
+// in `pool` (the default pool, or one named with -P), every volume id as
+// qubesd derives it from the name.
+Domain created_qube(const Domain& model, const Document& session, const std::string& name, long long qid,
+                    const std::string& pool) {
+    Domain qube = model;
+    qube.set_property("name", name);
+    qube.set_property("uuid", "c0ffee00-0000-4000-8000-" + std::string(12 - std::to_string(qid).size(), '0') +
+                                  std::to_string(qid));
+    qube.set_property("qid", std::to_string(qid));
+    qube.id = "domain-" + std::to_string(qid);
+    qube.tags.clear();
+    qube.devices.clear();  // qvm-create assigns none
+    for (Volume& volume : *qube.volume_config) {
+        const std::string* volume_name = volume.name();
+        if (!volume_name || !volume.pool() || *volume.pool() == "linux-kernel") continue;
+        if (*volume_name == "private" || *volume_name == "volatile") volume.attributes.set("pool", pool);
+        if (const Pool* in = session.pool(*volume.pool())) volume.attributes.set("vid", derived_vid(*in, qube, *volume_name));
+    }
+    return qube;
+}
+
+TEST_CASE("new qubes in every pool: each is kept in its volume's shard or reported lost at shutdown, never dropped silently") {
+    const auto sources = source_systems();
+    const std::filesystem::path volume_root = "/run/shufflecake";
+    int runs = 0, kept = 0, lost = 0, unloadable = 0;
+    for (unsigned seed = 1; seed <= 200; ++seed) {
+        CAPTURE(seed);
+        std::mt19937 random(seed);
+        const Document whole = generate(parse_file(sources[seed % sources.size()]), random, 2);
+        const SplitResult first = split(whole, {}, std::nullopt, split_options());
+        if (!first.base || !first.complete) continue;  // refused: tested rule by rule
+        System system{*first.base, {}};
+        for (const Shard& shard : first.shards) system.shards[shard.volume] = serialize_shard(shard);
+        const MergeResult merged = merge_all(system);
+        REQUIRE(merged.merged);
+
+        // The session creates 1..4 qubes, each in a random data pool: the
+        // default one (a volume's), another open volume's, or a base pool.
+        Document session = *merged.merged;
+        std::vector<const Domain*> models;
+        for (const Domain& domain : session.domains)
+            if (domain.klass == "AppVM" && !domain.value("template_for_dispvms") && !domain.value("provides_network") &&
+                domain.volume_config && !qube_volume(domain, session, volume_root))
+                models.push_back(&domain);
+        std::vector<std::string> pools;
+        for (const Pool& pool : session.pools)
+            if (pool.name() && !(pool.driver() && *pool.driver() == "linux-kernel")) pools.push_back(*pool.name());
+        if (models.empty() || pools.empty()) continue;
+        std::map<std::string, std::optional<VolumeId>> created;  // name -> its volume (none: the base)
+        const int count = 1 + static_cast<int>(random() % 4);
+        std::vector<Domain> additions;
+        for (int i = 0; i < count; ++i) {
+            const std::string name = "created-" + std::to_string(seed) + "-" + std::to_string(i);
+            const std::string& pool = pools[random() % pools.size()];
+            additions.push_back(created_qube(*models[random() % models.size()], session, name, 1900 + i, pool));
+            created[name] = pool_volume(*session.pool(pool), volume_root);
+        }
+        for (Domain& domain : additions) session.domains.push_back(std::move(domain));
+        if (!loads(session)) {  // qubesd would not have saved it
+            ++unloadable;
+            continue;
+        }
+
+        const SplitResult result = split(session, existing(system), through_report(merged), split_options());
+        REQUIRE(result.base);
+        ++runs;
+        std::set<std::string> reported;
+        for (const Change& change : result.report.base_changes)
+            if (change.kind == "lost-at-shutdown") reported.insert(change.qube);
+        for (const auto& entry : created) {
+            const std::string& name = entry.first;
+            const std::optional<VolumeId>& home = entry.second;
+            CAPTURE(name);
+            int in_shards = 0;
+            for (const Shard& shard : result.shards)
+                if (shard.content.domain(name)) {
+                    ++in_shards;
+                    CHECK(home);
+                    if (home) CHECK(shard.volume == *home);
+                }
+            if (home) {
+                CHECK(in_shards == 1);
+                CHECK_FALSE(reported.contains(name));
+                ++kept;
+            } else {
+                CHECK(in_shards == 0);
+                CHECK(reported.contains(name));  // the session's end loses it: said before it happens
+                ++lost;
+            }
+        }
+    }
+    MESSAGE(runs << " sessions split (" << unloadable << " would not load), " << kept
+                 << " new qubes kept on their volume, " << lost << " reported lost");
+    CHECK(runs >= 60);
+    CHECK(kept >= 40);
+    CHECK(lost >= 30);
 }

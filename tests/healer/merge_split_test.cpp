@@ -517,7 +517,7 @@ TEST_CASE("placement: merge lets a shard qube with data in a lower volume's pool
     CHECK(loads(*result.merged));
 }
 
-TEST_CASE("fix policy none, or no safe fix, freezes the shard") {
+TEST_CASE("fix policy none freezes the shard, a template with no family becomes default_template") {
     System system = small_system();
     edit_shard(system, v2, "<property name=\"netvm\">sys-firewall</property>",
                "<property name=\"netvm\">sys-tor</property>");
@@ -533,7 +533,9 @@ TEST_CASE("fix policy none, or no safe fix, freezes the shard") {
     edit_shard(orphan, v1, "<property name=\"name\">kicksecure-17</property>",
                "<property name=\"name\">kicksecure-18</property>");
     result = merge_all(orphan);
-    CHECK(outcome_of(result.report, "sflc_0_1")->status == "frozen");
+    CHECK(outcome_of(result.report, "sflc_0_1")->status == "merged");
+    check_held_for_review(result, "sflc_0_1", "intake", "template", "heuristic", "(the default template)");
+    CHECK(result.merged->domain("intake")->value("template") == "fedora-41-xfce");
     CHECK(loads(*result.merged));
 }
 

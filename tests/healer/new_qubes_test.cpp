@@ -16,23 +16,6 @@ using namespace reliant::healer::testing;
 
 namespace {
 
-// The boot's merge report, as split reads it from /run/reliant.
-BootMerge through_report(const MergeResult& merged) {
-    const reliant::testing::TempDir dir;
-    const auto path = dir.path() / "heal-report.json";
-    reliant::testing::spit(path, merged.report.to_json());
-    auto boot = read_boot_merge(path);
-    REQUIRE(boot.ok());
-    return *boot;
-}
-
-std::vector<ExistingShard> existing(const System& system) {
-    std::vector<ExistingShard> shards;
-    for (const auto& entry : system.shards)
-        shards.push_back({entry.first, true, read_shard(entry.second, entry.first).shard, {}});
-    return shards;
-}
-
 // `name`, a copy of the base qube `personal` with a new identity, its
 // volumes in `pool`.
 Domain new_qube(const Document& session, const std::string& name, const std::string& pool) {

@@ -12,6 +12,8 @@
 #include "healer/merge.h"
 #include "healer/references.h"
 #include "healer/serializer.h"
+#include "healer/shard.h"
+#include "healer/shard_files.h"
 #include "healer/split.h"
 #include "test_support.h"
 
@@ -184,6 +186,24 @@ inline void edit_base(System& system, const std::string& from, const std::string
     std::string text = serialize(system.base);
     REQUIRE_MESSAGE(text.find(from) != std::string::npos, "not in the base: " << from);
     system.base = parse(replace_all(text, from, to));
+}
+
+// The boot's merge report, as split reads it from /run/reliant.
+inline BootMerge through_report(const MergeResult& merged) {
+    const reliant::testing::TempDir dir;
+    const auto path = dir.path() / "heal-report.json";
+    reliant::testing::spit(path, merged.report.to_json());
+    auto boot = read_boot_merge(path);
+    REQUIRE(boot.ok());
+    return *boot;
+}
+
+// The system's shards as split finds them on the open volumes.
+inline std::vector<ExistingShard> existing(const System& system) {
+    std::vector<ExistingShard> shards;
+    for (const auto& entry : system.shards)
+        shards.push_back({entry.first, true, read_shard(entry.second, entry.first).shard, {}});
+    return shards;
 }
 
 inline const Change* change_for(const ShardOutcome& outcome, const std::string& qube, const std::string& field) {

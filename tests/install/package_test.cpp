@@ -30,7 +30,7 @@ namespace {
 
 const std::string kernel_a = "6.12.59-1.qubes.fc41.x86_64";
 const std::string kernel_b = "6.6.110-1.qubes.fc37.x86_64";
-const std::string units = "reliant-shutdown.service reliant-seal.service reliant-split-save.path";
+const std::string units = "reliant-shutdown.service reliant-seal.service reliant-journal.service reliant-summary.service reliant-split-save.path";
 
 ProcessResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = std::chrono::minutes(2)) {
     ProcessOptions options;

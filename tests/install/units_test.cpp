@@ -22,7 +22,8 @@ namespace {
 const fs::path units_dir = fs::path(reliant::testing::source_dir()) / "dracut/units";
 const std::string session_path = reliant::testing::binary_dir() + "/session/reliant-session";
 const std::vector<std::string> units = {"reliant-shutdown.service", "reliant-split-save.path",
-                                        "reliant-split-save.service", "reliant-seal.service"};
+                                        "reliant-split-save.service", "reliant-seal.service",
+                                        "reliant-journal.service", "reliant-summary.service"};
 
 // KEY -> every value it is given, in order.
 std::multimap<std::string, std::string> directives(const std::string& unit) {
@@ -79,7 +80,7 @@ TEST_CASE("units: inert without rd.reliant, each in its own kind of boot") {
     for (const auto& unit : units) {
         const auto conditions = values(directives(unit), "ConditionKernelCommandLine");
         CHECK_MESSAGE(contains(conditions, "rd.reliant"), unit);
-        const bool maintenance = unit == "reliant-seal.service";
+        const bool maintenance = unit == "reliant-seal.service" || unit == "reliant-journal.service";
         CHECK_MESSAGE(contains(conditions, maintenance ? "rd.reliant.mode=maintenance" : "!rd.reliant.mode=maintenance"),
                       unit);
     }
@@ -104,7 +105,16 @@ TEST_CASE("units: no shell, every command is a static binary in /usr/libexec/rel
             CHECK_MESSAGE(command.find_first_of(";|&$`<>") == std::string::npos, unit << ": " << value);
         }
     }
-    CHECK(commands == 4);
+    CHECK(commands == 7);
+}
+
+TEST_CASE("units: the base journal notes the qubes before qubesd starts and after it stopped") {
+    const auto journal = directives("reliant-journal.service");
+    CHECK(contains(values(journal, "Before"), "qubesd.service"));  // stopped after qubesd: its last save is in
+    CHECK(contains(values(journal, "After"), "local-fs.target"));  // stopped before the base is unmounted
+    CHECK(values(journal, "RemainAfterExit") == std::vector<std::string>{"yes"});
+    CHECK(values(journal, "ExecStart") == std::vector<std::string>{"/usr/libexec/reliant/reliant-session journal"});
+    CHECK(values(journal, "ExecStop") == std::vector<std::string>{"/usr/libexec/reliant/reliant-session journal"});
 }
 
 TEST_CASE("units: the shutdown split runs after qubesd stopped, before the volumes are unmounted") {
@@ -122,7 +132,7 @@ TEST_CASE("units: the shutdown split runs after qubesd stopped, before the volum
     for (int index = 0; index <= 14; ++index)
         CHECK(mounts.find(" /run/shufflecake/sflc_0_" + std::to_string(index) + " ") != std::string::npos);
     CHECK(values(shutdown, "ExecStop") ==
-          std::vector<std::string>{"-/usr/libexec/reliant/reliant-session split",
+          std::vector<std::string>{"-/usr/libexec/reliant/reliant-session split --console",
                                    "/usr/libexec/reliant/reliant-session close"});
     CHECK(values(shutdown, "RemainAfterExit") == std::vector<std::string>{"yes"});
     CHECK(values(shutdown, "RefuseManualStop") == std::vector<std::string>{"yes"});

@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <optional>
 #include <sstream>
+#include <thread>
 
 #include "common/process.h"
 #include "session/grub_env.h"
@@ -385,4 +387,217 @@ TEST_CASE("reliant-session: usage errors, inert commands, and the shutdown-hook 
     const auto hook = run({(dir / "reliant-seal").string(), "poweroff"});
     CHECK(hook.exit_code == 0);
     CHECK(hook.out.find("nothing to seal") != std::string::npos);
+}
+
+TEST_CASE("journal: the healer's command line, refused outside maintenance boots, record inert there") {
+    Fixture fixture(maintenance_cmdline);
+    fixture.paths.base_journal = "/var/lib/reliant/base-journal.json";
+    FakeRunner runner;
+    runner.on_run = [](const FakeRunner::Call&) -> Result<ProcessResult> {
+        auto result = FakeRunner::exit_with(0);
+        result.out = "reliant-healer journal: removed TemplateVM debian-12-xfce\n";
+        return result;
+    };
+    REQUIRE(run_journal_action(fixture.paths, runner, {"record"}, fixture.out).ok());
+    REQUIRE(runner.calls.size() == 1);
+    CHECK(runner.calls[0].argv == std::vector<std::string>{"/usr/libexec/reliant/reliant-healer", "journal", "--base",
+                                                      fixture.paths.qubes_xml.string(), "--journal",
+                                                      "/var/lib/reliant/base-journal.json", "record"});
+    CHECK(fixture.out.str() == "reliant-healer journal: removed TemplateVM debian-12-xfce\n");
+
+    spit(fixture.paths.cmdline, normal_cmdline);
+    fixture.out.str("");
+    REQUIRE(run_journal_action(fixture.paths, runner, {"record"}, fixture.out).ok());
+    CHECK(fixture.out.str().find("not a maintenance boot; nothing to record") != std::string::npos);
+    const Status refused = run_journal_action(fixture.paths, runner, {"successor", "a", "b"}, fixture.out);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code() == EROFS);
+    CHECK(refused.error().describe().find("reboot into reliant's maintenance entry") != std::string::npos);
+    CHECK(runner.calls.size() == 1);  // the healer ran for the maintenance boot only
+}
+
+TEST_CASE("journal: reliant-session journal and successor with the real healer, as in a maintenance boot") {
+    TempDir dir;
+    spit(dir / "cmdline", maintenance_cmdline);
+    const auto base = dir / "qubes.xml";
+    spit(base, slurp(small_fixture));
+    const auto journal = dir / "lib-reliant" / "base-journal.json";
+    const auto session = [&](std::vector<std::string> words) {
+        std::vector<std::string> argv{session_path, "--cmdline", (dir / "cmdline").string(), "--qubes-xml",
+                                      base.string(), "--healer", healer_path, "--base-journal", journal.string()};
+        argv.insert(argv.end(), words.begin(), words.end());
+        auto result = run_process(argv);
+        REQUIRE(result.ok());
+        return *result;
+    };
+    auto result = session({"journal"});  // reliant-journal.service at boot
+    REQUIRE_MESSAGE(result.exit_code == 0, result.err);
+    CHECK(std::filesystem::is_regular_file(journal));
+    // qvm-clone debian-12-xfce bookworm-xfce; qvm-remove debian-12-xfce (qubesd saves).
+    std::string replaced = slurp(small_fixture);
+    for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+             {">debian-12-xfce<", ">bookworm-xfce<"},
+             {"vm-debian-12-xfce-", "vm-bookworm-xfce-"},
+             {"94b2b8fd-a02f-44a6-b95b-929e9a9a80fd", "b0b0b0b0-1111-4222-8333-444455556666"}})
+        for (auto at = replaced.find(from); at != std::string::npos; at = replaced.find(from, at + to.size()))
+            replaced.replace(at, from.size(), to);
+    spit(base, replaced);
+    result = session({"successor", "debian-12-xfce", "bookworm-xfce"});
+    REQUIRE_MESSAGE(result.exit_code == 0, result.err);
+    CHECK(result.out.find("bookworm-xfce takes the place of debian-12-xfce") != std::string::npos);
+    result = session({"successor"});
+    CHECK(result.out.find("removed TemplateVM debian-12-xfce\ncreated TemplateVM bookworm-xfce\n") != std::string::npos);
+    CHECK(result.out.find("successor of debian-12-xfce: bookworm-xfce") != std::string::npos);
+    result = session({"successor", "debian-12-xfce", "sys-firewall"});
+    CHECK(result.exit_code == 1);
+    CHECK((result.out + result.err).find("a successor takes the same role") != std::string::npos);
+    CHECK(session({"successor", "just-one"}).exit_code == 2);
+    CHECK(session({"successor", "--forget", "debian-12-xfce", "extra"}).exit_code == 2);
+    result = session({"successor", "--forget", "debian-12-xfce"});
+    CHECK(result.exit_code == 0);
+    CHECK(session({"successor"}).out.find("successor of") == std::string::npos);
+
+    // In a normal boot the base is read-only: refused, with what to do.
+    spit(dir / "cmdline", normal_cmdline);
+    result = session({"successor", "debian-12-xfce", "bookworm-xfce"});
+    CHECK(result.exit_code == 1);
+    CHECK(result.err.find("only in maintenance mode") != std::string::npos);
+    CHECK(session({"journal"}).exit_code == 0);
+}
+
+TEST_CASE("summary and notice: counts for all at boot, a desktop notice after login through notify-send") {
+    TempDir dir;
+    spit(dir / "cmdline", normal_cmdline);
+    const auto run_dir = dir / "run";
+    std::filesystem::create_directories(run_dir);
+    // A stand-in for notify-send that records its arguments and the bus it was given.
+    const auto calls = dir / "notify-calls";
+    const auto notify = dir / "notify-send";
+    spit(notify, "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > " + calls.string() +
+                     "\necho \"bus=$DBUS_SESSION_BUS_ADDRESS\" >> " + calls.string() + "\n");
+    std::filesystem::permissions(notify, std::filesystem::perms(0755));
+    const auto session = [&](std::vector<std::string> words, std::vector<std::string> environment = {}) {
+        std::vector<std::string> argv{session_path, "--cmdline", (dir / "cmdline").string(), "--run-dir",
+                                      run_dir.string(), "--notify-send", notify.string()};
+        argv.insert(argv.end(), words.begin(), words.end());
+        ProcessOptions options;
+        options.environment.insert(options.environment.end(), environment.begin(), environment.end());
+        auto result = run_process(argv, options);
+        REQUIRE(result.ok());
+        return *result;
+    };
+    // No merge this boot: no summary, and no notice.
+    CHECK(session({"summary"}).exit_code == 0);
+    CHECK_FALSE(std::filesystem::exists(run_dir / "summary"));
+    CHECK(session({"notice"}).exit_code == 0);
+    CHECK_FALSE(std::filesystem::exists(calls));
+
+    spit(run_dir / "heal-report.json",
+         R"({"operation":"merge","base_changes":[],"shards":[{"volume":"sflc_0_1","status":"merged","changes":[{"qube":"press","kind":"heuristic","note":"prohibit-start set: the default template"}]}]})");
+    auto result = session({"summary"});
+    REQUIRE_MESSAGE(result.exit_code == 0, result.err);
+    CHECK(slurp(run_dir / "summary") == "frozen=0\nreview=1\nchanges=0\nlost=0\n");
+    CHECK((std::filesystem::status(run_dir / "summary").permissions() & std::filesystem::perms::all) ==
+          std::filesystem::perms(0644));
+    result = session({"notice"}, {"DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus"});
+    REQUIRE_MESSAGE(result.exit_code == 0, result.err);
+    CHECK(slurp(calls) ==
+          "--app-name=reliant\n--urgency=normal\n--icon=dialog-warning\nreliant: qubes changed at boot\n"
+          "1 qube may not start until reviewed. In a terminal: sudo reliant-session status\n"
+          "bus=unix:path=/run/user/1000/bus\n");
+    CHECK(slurp(calls).find("press") == std::string::npos);  // names no qube
+
+    // A summary that is not reliant's is refused, not shown.
+    spit(run_dir / "summary", "frozen=0\nreview=1\nchanges=0\nlost=0\nsecret=press\n");
+    std::filesystem::remove(calls);
+    CHECK(session({"notice"}).exit_code == 1);
+    CHECK_FALSE(std::filesystem::exists(calls));
+    // notify-send failing is reported.
+    spit(run_dir / "summary", "frozen=1\nreview=0\nchanges=0\nlost=0\n");
+    spit(notify, "#!/bin/sh\nexit 4\n");
+    result = session({"notice"});
+    CHECK(result.exit_code == 1);
+    CHECK(result.err.find("exited with status 4") != std::string::npos);
+}
+
+TEST_CASE("repair: the healer's command line in a normal boot, refused in others") {
+    Fixture fixture(normal_cmdline);
+    FakeRunner runner;
+    runner.on_run = [](const FakeRunner::Call&) -> Result<ProcessResult> {
+        auto result = FakeRunner::exit_with(0);
+        result.out = "reliant-healer repair: sflc_0_2: renamed 'work' to 'work-2', and 0 mention(s) of it in the shard\n";
+        return result;
+    };
+    REQUIRE(run_repair(fixture.paths, runner, {"sflc_0_2", "rename", "work", "work-2"}, fixture.out).ok());
+    REQUIRE(runner.calls.size() == 1);
+    const auto volumes = fixture.paths.volume_root.string();
+    CHECK(runner.calls[0].argv ==
+          std::vector<std::string>{"/usr/libexec/reliant/reliant-healer", "repair", "--shard-root", volumes,
+                                   "--volume-root", volumes, "--merge-report",
+                                   fixture.paths.merge_report().string(), "sflc_0_2", "rename", "work", "work-2"});
+    CHECK(fixture.out.str().find("renamed 'work' to 'work-2'") != std::string::npos);
+
+    runner.on_run = [](const FakeRunner::Call&) -> Result<ProcessResult> { return FakeRunner::exit_with(1); };
+    CHECK_FALSE(run_repair(fixture.paths, runner, {"sflc_0_2", "drop", "work"}, fixture.out).ok());
+
+    spit(fixture.paths.cmdline, maintenance_cmdline);
+    const Status refused = run_repair(fixture.paths, runner, {"sflc_0_2", "drop", "work"}, fixture.out);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().describe().find("no normal reliant boot") != std::string::npos);
+    CHECK(runner.calls.size() == 2);
+}
+
+TEST_CASE("split: each split counts the qubes that end with the session into the summary, keeping the boot's counts") {
+    Fixture fixture(normal_cmdline);
+    spit(fixture.paths.merge_report(), "{}");
+    spit(fixture.paths.summary(), "frozen=1\nreview=2\nchanges=3\nlost=0\n");
+    FakeRunner runner;
+    const auto report = fixture.paths.split_report();
+    runner.on_run = [&](const FakeRunner::Call&) -> Result<ProcessResult> {
+        spit(report, R"({"operation":"split","base":"written","base_changes":[{"qube":"scratchpad","kind":"lost-at-shutdown"},{"qube":"notes","kind":"lost-at-shutdown"}],"shards":[]})");
+        return FakeRunner::exit_with(0);
+    };
+    REQUIRE(split_once(fixture.paths, runner, fixture.out).ok());
+    CHECK(slurp(fixture.paths.summary()) == "frozen=1\nreview=2\nchanges=3\nlost=2\n");
+    CHECK((std::filesystem::status(fixture.paths.summary()).permissions() & std::filesystem::perms::all) ==
+          std::filesystem::perms(0644));
+    // Cloned away: the next split counts none.
+    runner.on_run = [&](const FakeRunner::Call&) -> Result<ProcessResult> {
+        spit(report, R"({"operation":"split","base":"written","base_changes":[],"shards":[]})");
+        return FakeRunner::exit_with(0);
+    };
+    REQUIRE(split_once(fixture.paths, runner, fixture.out).ok());
+    CHECK(slurp(fixture.paths.summary()) == "frozen=1\nreview=2\nchanges=3\nlost=0\n");
+}
+
+TEST_CASE("notice --follow: after login, a notice when a later split finds a qube that ends with the session") {
+    TempDir dir;
+    const auto run_dir = dir / "run";
+    std::filesystem::create_directories(run_dir);
+    spit(run_dir / "summary", "frozen=0\nreview=0\nchanges=0\nlost=0\n");  // nothing at login: no notice
+    // The stand-in for notify-send records the notice; the one about a lost
+    // qube also ends the follower (SIGTERM to its parent, as the session's
+    // end would), so the test waits on the outcome, not on a clock.
+    const auto calls = dir / "notify-calls";
+    const auto notify = dir / "notify-send";
+    spit(notify, "#!/bin/sh\nprintf '%s\\n' \"$4\" >> " + calls.string() +
+                     "\ncase \"$4\" in *'will not survive'*) kill -TERM $PPID ;; esac\n");
+    std::filesystem::permissions(notify, std::filesystem::perms(0755));
+    std::optional<Result<ProcessResult>> follower;
+    std::thread session([&] {
+        ProcessOptions options;
+        options.timeout = std::chrono::seconds(120);  // a bound on a hang, not a timing claim
+        follower = run_process({session_path, "--run-dir", run_dir.string(), "--notify-send", notify.string(), "notice",
+                                "--follow"},
+                               options);
+    });
+    // A split during the session finds a qube in a pool of the base.
+    spit(run_dir / "summary.new", "frozen=0\nreview=0\nchanges=0\nlost=1\n");
+    std::filesystem::rename(run_dir / "summary.new", run_dir / "summary");
+    session.join();
+    REQUIRE(follower);
+    REQUIRE(follower->ok());
+    CHECK_FALSE((*follower)->timed_out);
+    CHECK((*follower)->exit_code == 0);
+    CHECK(slurp(calls) == "reliant: a new qube will not survive shutdown\n");
 }

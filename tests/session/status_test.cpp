@@ -63,3 +63,66 @@ TEST_CASE("status: a report that is not reliant's is an error, not a guess") {
     CHECK_FALSE(write_status({R"({"something":"else"})", ""}, out).ok());
     CHECK_FALSE(write_status({merge_report, "[1,2"}, out).ok());
 }
+
+TEST_CASE("notice: counts of the merge report, without the routine default-pool change, and its text") {
+    using namespace reliant::session;
+    const auto counts = count_merge(merge_report);
+    REQUIRE(counts.ok());
+    CHECK(*counts == StatusCounts{1, 1, 0, 0});
+    const auto notice = notice_for(*counts);
+    REQUIRE(notice);
+    CHECK(notice->urgent);
+    CHECK(notice->title == "reliant: a volume was left out at boot");
+    CHECK(notice->body ==
+          "1 volume left out (frozen): its qubes are not shown; 1 qube may not start until reviewed. "
+          "In a terminal: sudo reliant-session status");
+    // A qube held for two reasons is one qube to review; other changes are counted apart.
+    const std::string two = R"({"operation":"merge","base_changes":[],"shards":[{"volume":"sflc_0_1","status":"merged","changes":[
+{"qube":"a","kind":"heuristic","note":"prohibit-start set"},{"qube":"a","kind":"review","note":"prohibit-start set"},
+{"qube":"b","kind":"qid","note":""},{"qube":"c","kind":"successor","note":"stated in maintenance mode"}]}]})";
+    CHECK(*count_merge(two) == StatusCounts{0, 1, 2, 0});
+    CHECK_FALSE(notice_for(*count_merge(two))->urgent);
+    CHECK(notice_for(*count_merge(two))->title == "reliant: qubes changed at boot");
+    // Nothing frozen, held or changed: nothing to say (a default pool redirected is routine).
+    const std::string quiet = R"({"operation":"merge","base_changes":[{"qube":"","kind":"new-qubes"}],"shards":[{"volume":"sflc_0_1","status":"merged","changes":[]}]})";
+    CHECK(*count_merge(quiet) == StatusCounts{});
+    CHECK_FALSE(notice_for(*count_merge(quiet)));
+    CHECK_FALSE(count_merge("[1, 2]").ok());
+}
+
+TEST_CASE("notice: the summary reads back, and nothing else is read as one") {
+    using namespace reliant::session;
+    const StatusCounts counts{2, 14, 3, 1};
+    CHECK(summary_text(counts) == "frozen=2\nreview=14\nchanges=3\nlost=1\n");
+    REQUIRE(parse_summary(summary_text(counts)).ok());
+    CHECK(*parse_summary(summary_text(counts)) == counts);
+    for (const std::string bad : {"", "frozen=1\nreview=2\nchanges=3\n", "frozen=1\nreview=2\nchanges=3\nlost=0",
+                                  "frozen=1\nreview=2\nchanges=3\nlost=0\nx\n", "frozen=-1\nreview=2\nchanges=3\nlost=0\n",
+                                  "frozen=\nreview=2\nchanges=3\nlost=0\n", "review=2\nfrozen=1\nchanges=3\nlost=0\n",
+                                  "frozen=1234567890\nreview=2\nchanges=3\nlost=0\n",
+                                  "frozen=1 \nreview=2\nchanges=3\nlost=0\n"}) {
+        CAPTURE(bad);
+        CHECK_FALSE(parse_summary(bad).ok());
+    }
+}
+
+TEST_CASE("notice: qubes that end with the session, from the split report, and told again only when there are more") {
+    using namespace reliant::session;
+    REQUIRE(count_lost(split_report).ok());
+    CHECK(*count_lost(split_report) == 1);
+    CHECK_FALSE(count_lost("{}").ok());
+    const StatusCounts boot{0, 0, 2, 0};
+    StatusCounts later = boot;
+    later.lost = 1;
+    const auto notice = notice_for_change(boot, later);
+    REQUIRE(notice);
+    CHECK(notice->urgent);
+    CHECK(notice->title == "reliant: a new qube will not survive shutdown");
+    CHECK(notice->body.find("1 qube created this session in a pool of the base (RAM) will be lost at shutdown") == 0);
+    CHECK(notice->body.find("changes") == std::string::npos);  // the boot's counts were told at login
+    CHECK_FALSE(notice_for_change(later, later));
+    CHECK_FALSE(notice_for_change(later, boot));  // fewer (cloned away): nothing to tell
+    StatusCounts more = later;
+    more.lost = 3;
+    CHECK(notice_for_change(later, more)->body.find("3 qubes created") == 0);
+}

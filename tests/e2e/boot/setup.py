@@ -13,7 +13,7 @@
                      (frozen), volume 2's refers to a template that is gone
   disk-bad-base.img  a base whose qubes.xml qubesd would refuse (its own seal)
   testdata.img       what a session changes (a new qube and its firewall, a
-                     renamed base)
+                     base with a template replaced by a clone)
   vars.json          seal, offsets, passphrases and expected qubes for ${...}
 
   record.img         the filesystem of the seal record (GRUB environment block
@@ -23,7 +23,7 @@ The real root is systemd (dracut's systemd module without a kernel), with
 reliant installed into it by the real installer (dracut/install/reliant-install
 --root), so the real-root units of dracut/units run at shutdown; a test
 unit stands in for qubesd (no qubesd runs: it copies the qubes.xml handed to
-qubesd into the report, loading nothing; a session may add a qube or rename a
+qubesd into the report, loading nothing; a session may add a qube or replace a
 template, saving as qubesd does), another reports and
 powers off, and a late shutdown unit reports what shutdown left behind.
 """
@@ -230,7 +230,7 @@ def build_system(args, work: Path):
     shards = sysdir / "shards"
     system.split(args.healer, full, sysdir / "base.xml", shards)
     system.store_kept_files(args.healer, full, sysdir / "base.xml", shards)
-    system.renamed_base(sysdir / "base.xml", sysdir / "qubes-renamed.xml")
+    system.replaced_base(sysdir / "base.xml", sysdir / "qubes-replaced.xml")
     system.new_qube(full, sysdir / "new-qube.xml")
     system.break_shards(shards, sysdir / "broken")
     return sysdir
@@ -312,7 +312,7 @@ def main():
     make_root(args, tree, sysdir / "base.xml")
     # Every file the scenarios need must load in qubesd on this root.
     shards = sysdir / "shards"
-    system.check(args.healer, [sysdir / "full.xml", sysdir / "base.xml", sysdir / "qubes-renamed.xml"], tree)
+    system.check(args.healer, [sysdir / "full.xml", sysdir / "base.xml", sysdir / "qubes-replaced.xml"], tree)
 
     # The filesystem's size sets the verity offset the installer records:
     # size the tree with reliant's binaries counted in, then install.
@@ -353,9 +353,8 @@ def main():
     shutil.copyfile(sysdir / "new-qube.xml", data / "new-qube.xml")
     (data / "new-qube.name").write_text(system.NEW_QUBE + "\n")
     (data / "new-qube-firewall.xml").write_text(system.NEW_QUBE_FIREWALL)
-    (data / "new-qube.pool").write_text(f"{system.VOLUME_ROOT}/{system.NEW_QUBE_POOL}/pool\n")
-    shutil.copyfile(sysdir / "qubes-renamed.xml", data / "qubes-renamed.xml")
-    (data / "rename").write_text(f"{system.RENAME_FROM} {system.RENAME_TO}\n")
+    shutil.copyfile(sysdir / "qubes-replaced.xml", data / "qubes-replaced.xml")
+    (data / "replace").write_text(f"{system.RENAME_FROM} {system.RENAME_TO}\n")
     harness(args.cache, "ext4", "--source", str(data), "--size", "4M", "--label", "testdata",
             "--out", str(work / "testdata.img"))
 

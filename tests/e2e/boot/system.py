@@ -34,7 +34,13 @@ FILE_POOL_DIR = "/var/lib/qubes/vm-pool"
 DECOY_POOL = "sflc_0_0"
 DECOY_QUBES = ("personal", "untrusted")
 RENAME_FROM = "debian-12-xfce"
-RENAME_TO = "bookworm-xfce"  # another family: only the uuid can lead a shard to it
+RENAME_TO = "bookworm-xfce"  # another family: only the stated successor can lead a shard to it
+# The uuid qvm-clone gives RENAME_TO (a new qube: a new uuid, a new qid).
+RENAME_TO_UUID = str(uuid.UUID(int=0x5eed_0000_0000_4000_8000_000000000002))
+# Where the stand-in for qubesd puts a new qube's private and volatile
+# volumes: the pool the running qubes.xml's default_pool names, as qubesd does
+# for a qube created without naming a pool.
+DEFAULT_POOL_MARK = "@DEFAULT_POOL@"
 NEW_QUBE = "fieldnotes"
 NEW_QUBE_POOL = "sflc_0_1"
 BROKEN_TEMPLATE = "debian-11-xfce"  # gone: the heuristic takes the newest debian-*-xfce
@@ -129,10 +135,21 @@ def names_in(path: Path):
     return sorted(qube_name(d) for d in read_root(path).find("domains") if d.get("class") != "AdminVM")
 
 
-def renamed_base(base: Path, out: Path):
-    """The base after a maintenance session renamed RENAME_FROM, as qubesd
-    would save it: the qube's name, every reference, its volumes' vids."""
+def replaced_base(base: Path, out: Path):
+    """The base after a maintenance session replaced RENAME_FROM as Qubes
+    does (qvm-clone RENAME_FROM RENAME_TO, the base's qubes switched to it,
+    qvm-remove RENAME_FROM), saved as qubesd would: the clone has a new uuid
+    and a new qid (names are write-once in qubesd), every reference and
+    volume id names it, the old template is gone."""
     root = read_root(base)
+    domains = root.find("domains")
+    used = {int(properties(d).get("qid", "0")) for d in domains}
+    for domain in domains:
+        if qube_name(domain) == RENAME_FROM:
+            qid = next(q for q in range(1, 2048) if q not in used)
+            set_property(domain, "uuid", RENAME_TO_UUID)
+            set_property(domain, "qid", str(qid))
+            domain.set("id", f"domain-{qid}")
     for element in root.iter():
         if element.tag in ("property", "feature") and element.text == RENAME_FROM:
             element.text = RENAME_TO
@@ -152,9 +169,13 @@ def duplicate_qid(base: Path, out: Path):
 
 
 def new_qube(full: Path, out: Path):
-    """A qube as qubesd creates it during a session: AppVM on a base template,
-    private and volatile in volume 1's pool, the lowest qid below 2048 free in
-    any view (the split moves it into volume 1's block)."""
+    """A qube as qubesd creates it during a session when no pool is named
+    (qvm-create --label red NAME): AppVM on a base template, its root a
+    snapshot in the template's pool, private and volatile in the default pool
+    (DEFAULT_POOL_MARK: the stand-in fills in the running qubes.xml's
+    default_pool, which merge pointed at the highest open volume), the lowest
+    qid below 2048 free in any view (the split moves it into that volume's
+    block)."""
     root = read_root(full)
     domains = root.find("domains")
     model = next(d for d in domains if qube_name(d) == "scratch")  # same shape, volume 1
@@ -169,6 +190,8 @@ def new_qube(full: Path, out: Path):
     for volume in domain.findall("./volume-config/volume"):
         if volume.get("vid", "").startswith("appvms/scratch/"):
             volume.set("vid", volume.get("vid").replace("appvms/scratch/", f"appvms/{NEW_QUBE}/"))
+            if volume.get("name") in ("private", "volatile"):  # the root: the template's pool
+                volume.set("pool", DEFAULT_POOL_MARK)  # chosen by qubesd at creation: the default pool
     ElementTree.indent(domain, level=2)
     out.write_text("    " + ElementTree.tostring(domain, encoding="unicode").rstrip() + "\n")
 
@@ -254,7 +277,7 @@ def expectations(full: Path, base: Path, shards: Path):
         "DECOY_QUBES": sorted(in_base + per_volume[0]),
         "HIDDEN1_QUBES": sorted(in_base + per_volume[0] + per_volume[1]),
         "ALL_QUBES": sorted(names_in(full)),
-        "ALL_QUBES_RENAMED": sorted(RENAME_TO if n == RENAME_FROM else n for n in names_in(full)),
+        "ALL_QUBES_REPLACED": sorted(RENAME_TO if n == RENAME_FROM else n for n in names_in(full)),
         "HIDDEN1_QUBES_ADDED": sorted(in_base + per_volume[0] + per_volume[1] + [NEW_QUBE]),
         # The qids a volume owns: 2048 + 512*N .. +511 (docs/shards.md); a qube
         # created in volume 1 during a session moves there at the split.
@@ -268,6 +291,7 @@ def expectations(full: Path, base: Path, shards: Path):
             for name in sorted(hidden + ["sflc_0_1", "sflc_0_2"])) + r")\b",
         "RENAME_FROM": RENAME_FROM,
         "RENAME_TO": RENAME_TO,
+        "RENAME_TO_UUID": RENAME_TO_UUID,
         "NEW_QUBE": NEW_QUBE,
         "BROKEN_QUBE": BROKEN_QUBE,
         "DECOY_POOL_QUBES": per_volume[0],
