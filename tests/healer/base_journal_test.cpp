@@ -300,3 +300,33 @@ TEST_CASE("reliant-healer journal and merge --base-journal, as maintenance mode 
     run = merge_with((layout.dir / "link.json").string());
     CHECK(run.err.find("not used") != std::string::npos);
 }
+
+TEST_CASE("merge: a replaced netvm follows its stated successor, and without one the qube goes offline, reviewed") {
+    // qvm-clone sys-firewall sys-firewall-2 (a new uuid), the base switched
+    // to it (default_netvm, updatevm), qvm-remove sys-firewall.
+    System system = small_system();
+    BaseJournal journal = journal_of(system.base);
+    std::string text = replace_all(serialize(system.base), ">sys-firewall<", ">sys-firewall-2<");
+    text = replace_all(text, "vm-sys-firewall-", "vm-sys-firewall-2-");
+    system.base = parse(replace_all(text, "28ce6f24-1064-4d51-86f8-da3eabe19f58", "f1f1f1f1-1111-4222-8333-444455556666"));
+    REQUIRE(state_successor(journal, system.base, "sys-firewall", "sys-firewall-2"));
+    MergeOptions options = merge_options();
+    options.successors = successor_map(journal);
+    MergeResult result = merge_all(system, options);
+    REQUIRE(result.merged);
+    CHECK(result.report.count("frozen") == 0);
+    for (const char* qube : {"sys-vpn", "sys-proton"}) {
+        CAPTURE(qube);
+        CHECK(result.merged->domain(qube)->value("netvm") == "sys-firewall-2");
+        CHECK_FALSE(result.merged->domain(qube)->feature("prohibit-start"));
+    }
+    CHECK(change_for(*outcome_of(result.report, "sflc_0_2"), "sys-proton", "netvm")->kind == "successor");
+    CHECK(loads(*result.merged));
+
+    // Without the statement: never another netvm.
+    result = merge_all(system);
+    REQUIRE(result.merged);
+    REQUIRE(result.merged->domain("sys-proton")->property("netvm"));
+    CHECK_FALSE(result.merged->domain("sys-proton")->property("netvm")->value());  // empty: None
+    CHECK(result.merged->domain("sys-proton")->feature("prohibit-start"));
+}

@@ -29,6 +29,7 @@ namespace {
 const std::string healer_path = reliant::testing::binary_dir() + "/healer/reliant-healer";
 const std::string session_path = reliant::testing::binary_dir() + "/session/reliant-session";
 const std::string small_fixture = reliant::testing::test_data_dir() + "/fixtures/system-small.xml";
+const std::string fake_notify_send = reliant::testing::source_dir() + "/tests/fixtures/fake-notify-send/notify-send";
 const std::string normal_cmdline = "quiet rd.reliant=1 rd.reliant.device=PARTUUID=sflc root=UUID=base\n";
 const std::string maintenance_cmdline =
     "rd.reliant=1 rd.reliant.mode=maintenance rd.reliant.base=PARTUUID=base rd.reliant.integrity=verity\n";
@@ -470,17 +471,15 @@ TEST_CASE("summary and notice: counts for all at boot, a desktop notice after lo
     spit(dir / "cmdline", normal_cmdline);
     const auto run_dir = dir / "run";
     std::filesystem::create_directories(run_dir);
-    // A stand-in for notify-send that records its arguments and the bus it was given.
+    // The stand-in for notify-send (tests/fixtures/fake-notify-send) records
+    // its arguments and the bus it was given in $HOME/notify-calls.
     const auto calls = dir / "notify-calls";
-    const auto notify = dir / "notify-send";
-    spit(notify, "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > " + calls.string() +
-                     "\necho \"bus=$DBUS_SESSION_BUS_ADDRESS\" >> " + calls.string() + "\n");
-    std::filesystem::permissions(notify, std::filesystem::perms(0755));
     const auto session = [&](std::vector<std::string> words, std::vector<std::string> environment = {}) {
         std::vector<std::string> argv{session_path, "--cmdline", (dir / "cmdline").string(), "--run-dir",
-                                      run_dir.string(), "--notify-send", notify.string()};
+                                      run_dir.string(), "--notify-send", fake_notify_send};
         argv.insert(argv.end(), words.begin(), words.end());
         ProcessOptions options;
+        options.environment.push_back("HOME=" + dir.path().string());
         options.environment.insert(options.environment.end(), environment.begin(), environment.end());
         auto result = run_process(argv, options);
         REQUIRE(result.ok());
@@ -514,7 +513,7 @@ TEST_CASE("summary and notice: counts for all at boot, a desktop notice after lo
     CHECK_FALSE(std::filesystem::exists(calls));
     // notify-send failing is reported.
     spit(run_dir / "summary", "frozen=1\nreview=0\nchanges=0\nlost=0\n");
-    spit(notify, "#!/bin/sh\nexit 4\n");
+    spit(dir / "notify-exit", "4");
     result = session({"notice"});
     CHECK(result.exit_code == 1);
     CHECK(result.err.find("exited with status 4") != std::string::npos);
@@ -578,17 +577,14 @@ TEST_CASE("notice --follow: after login, a notice when a later split finds a qub
     // The stand-in for notify-send records the notice; the one about a lost
     // qube also ends the follower (SIGTERM to its parent, as the session's
     // end would), so the test waits on the outcome, not on a clock.
-    const auto calls = dir / "notify-calls";
-    const auto notify = dir / "notify-send";
-    spit(notify, "#!/bin/sh\nprintf '%s\\n' \"$4\" >> " + calls.string() +
-                     "\ncase \"$4\" in *'will not survive'*) kill -TERM $PPID ;; esac\n");
-    std::filesystem::permissions(notify, std::filesystem::perms(0755));
+    spit(dir / "notify-end-on", "will not survive");
     std::optional<Result<ProcessResult>> follower;
     std::thread session([&] {
         ProcessOptions options;
         options.timeout = std::chrono::seconds(120);  // a bound on a hang, not a timing claim
-        follower = run_process({session_path, "--run-dir", run_dir.string(), "--notify-send", notify.string(), "notice",
-                                "--follow"},
+        options.environment.push_back("HOME=" + dir.path().string());
+        follower = run_process({session_path, "--run-dir", run_dir.string(), "--notify-send", fake_notify_send,
+                                "notice", "--follow"},
                                options);
     });
     // A split during the session finds a qube in a pool of the base.
@@ -599,5 +595,7 @@ TEST_CASE("notice --follow: after login, a notice when a later split finds a qub
     REQUIRE(follower->ok());
     CHECK_FALSE((*follower)->timed_out);
     CHECK((*follower)->exit_code == 0);
-    CHECK(slurp(calls) == "reliant: a new qube will not survive shutdown\n");
+    const std::string calls = slurp(dir / "notify-calls");
+    CHECK(calls.find("reliant: a new qube will not survive shutdown\n") != std::string::npos);
+    CHECK(calls.find("--urgency=critical\n") != std::string::npos);
 }
