@@ -17,13 +17,25 @@ namespace {
 const std::string old_uuid = "94b2b8fd-a02f-44a6-b95b-929e9a9a80fd";  // debian-12-xfce in the small fixture
 const std::string new_uuid = "b0b0b0b0-1111-4222-8333-444455556666";
 
-// The base as qubesd saves it after `qvm-clone debian-12-xfce bookworm-xfce`,
-// switching the base's qubes to it, and `qvm-remove debian-12-xfce`.
-std::string replaced_text(const std::string& base, const std::string& to = "bookworm-xfce",
-                          const std::string& uuid = new_uuid) {
-    std::string text = replace_all(base, ">debian-12-xfce<", ">" + to + "<");
-    text = replace_all(text, "vm-debian-12-xfce-", "vm-" + to + "-");
-    return replace_all(text, old_uuid, uuid);
+// The base as qubesd saves it after `qvm-clone FROM TO`, switching the
+// base's qubes to TO, and `qvm-remove FROM`: TO has a new uuid, every
+// reference and its volume ids name it.
+std::string replaced_qube(const std::string& base, const std::string& from, const std::string& to,
+                          const std::string& from_uuid, const std::string& to_uuid) {
+    std::string text = replace_all(base, ">" + from + "<", ">" + to + "<");
+    text = replace_all(text, "vm-" + from + "-", "vm-" + to + "-");
+    return replace_all(text, from_uuid, to_uuid);
+}
+
+std::string replaced_text(const std::string& base, const std::string& to = "bookworm-xfce") {
+    return replaced_qube(base, "debian-12-xfce", to, old_uuid, new_uuid);
+}
+
+// Merge as the boot runs it, following the journal's successors.
+MergeResult merge_following(const System& system, const BaseJournal& journal) {
+    MergeOptions options = merge_options();
+    options.successors = successor_map(journal);
+    return merge_all(system, options);
 }
 
 void replace_template(System& system) { system.base = parse(replaced_text(serialize(system.base))); }
@@ -165,9 +177,7 @@ TEST_CASE("merge: a replaced base template follows the stated successor, with no
     BaseJournal journal = journal_of(system.base);
     replace_template(system);
     REQUIRE(state_successor(journal, system.base, "debian-12-xfce", "bookworm-xfce"));
-    MergeOptions options = merge_options();
-    options.successors = successor_map(journal);
-    const MergeResult result = merge_all(system, options);
+    const MergeResult result = merge_following(system, journal);
     check_on_template(result, "bookworm-xfce", false);
     const Change* change = change_for(*outcome_of(result.report, "sflc_0_2"), "press", "template");
     REQUIRE(change);
@@ -176,7 +186,8 @@ TEST_CASE("merge: a replaced base template follows the stated successor, with no
     CHECK(change->to == "bookworm-xfce");
 
     // --fix none follows no statement either.
-    MergeOptions none = options;
+    MergeOptions none = merge_options();
+    none.successors = successor_map(journal);
     none.fixes = FixPolicy{false, false, false};
     CHECK(merge_all(system, none).report.count("frozen") == 2);
 }
@@ -187,13 +198,10 @@ TEST_CASE("merge: successors are followed through a chain, one that cannot take 
     replace_template(system);  // debian-12-xfce -> bookworm-xfce
     REQUIRE(state_successor(journal, system.base, "debian-12-xfce", "bookworm-xfce"));
     // A later maintenance boot replaces bookworm-xfce by trixie-xfce.
-    system.base = parse(replace_all(replace_all(replace_all(serialize(system.base), ">bookworm-xfce<", ">trixie-xfce<"),
-                                                "vm-bookworm-xfce-", "vm-trixie-xfce-"),
-                                    new_uuid, "c0c0c0c0-1111-4222-8333-444455556666"));
+    system.base = parse(replaced_qube(serialize(system.base), "bookworm-xfce", "trixie-xfce", new_uuid,
+                                      "c0c0c0c0-1111-4222-8333-444455556666"));
     REQUIRE(state_successor(journal, system.base, "bookworm-xfce", "trixie-xfce"));
-    MergeOptions options = merge_options();
-    options.successors = successor_map(journal);
-    MergeResult result = merge_all(system, options);
+    MergeResult result = merge_following(system, journal);
     REQUIRE(result.merged);
     CHECK(result.report.count("frozen") == 0);
     CHECK(result.merged->domain("press")->value("template") == "trixie-xfce");
@@ -201,6 +209,7 @@ TEST_CASE("merge: successors are followed through a chain, one that cannot take 
 
     // A successor that is no template (a hand-edited journal) is passed over:
     // the heuristics decide, and say so.
+    MergeOptions options = merge_options();
     options.successors = {{old_uuid, uuid_key(*system.base.domain("sys-firewall"))}};
     result = merge_all(system, options);
     REQUIRE(result.merged);
@@ -306,13 +315,10 @@ TEST_CASE("merge: a replaced netvm follows its stated successor, and without one
     // to it (default_netvm, updatevm), qvm-remove sys-firewall.
     System system = small_system();
     BaseJournal journal = journal_of(system.base);
-    std::string text = replace_all(serialize(system.base), ">sys-firewall<", ">sys-firewall-2<");
-    text = replace_all(text, "vm-sys-firewall-", "vm-sys-firewall-2-");
-    system.base = parse(replace_all(text, "28ce6f24-1064-4d51-86f8-da3eabe19f58", "f1f1f1f1-1111-4222-8333-444455556666"));
+    system.base = parse(replaced_qube(serialize(system.base), "sys-firewall", "sys-firewall-2",
+                                      "28ce6f24-1064-4d51-86f8-da3eabe19f58", "f1f1f1f1-1111-4222-8333-444455556666"));
     REQUIRE(state_successor(journal, system.base, "sys-firewall", "sys-firewall-2"));
-    MergeOptions options = merge_options();
-    options.successors = successor_map(journal);
-    MergeResult result = merge_all(system, options);
+    MergeResult result = merge_following(system, journal);
     REQUIRE(result.merged);
     CHECK(result.report.count("frozen") == 0);
     for (const char* qube : {"sys-vpn", "sys-proton"}) {
