@@ -234,6 +234,17 @@ private:
         retarget(shard, retargeted, outcome);
     }
 
+    // Whether the successors stated lead from the qube `from` was to `to`.
+    bool leads_to(std::string from, const std::string& to) const {
+        for (std::size_t steps = 0; steps < options_.successors.size(); ++steps) {
+            const auto next = options_.successors.find(from);
+            if (next == options_.successors.end()) return false;
+            from = next->second;
+            if (from == to) return true;
+        }
+        return false;
+    }
+
     // The base qube the user stated in the place of the one `recorded_uuid`
     // was (following statements about successors that are gone too), if it
     // can take the reference's role; nullopt sends the reference on to the
@@ -273,6 +284,12 @@ private:
             const auto now = uuid_by_name_.find(now_name);
             if (uuid && now != uuid_by_name_.end() && now->second == canonical_uuid(*uuid)) continue;
             const std::string& was = recorded->second.name;
+            if (uuid && now != uuid_by_name_.end() && options_.fixes.successors &&
+                leads_to(canonical_uuid(*uuid), now->second)) {
+                outcome.changes.push_back({qube, "successor", std::string(inherited.property), was, now_name,
+                                           "its default: stated in maintenance mode"});
+                continue;
+            }
             if (!options_.fixes.heuristics) {
                 outcome.reasons.push_back("'" + qube + "' leaves " + std::string(inherited.property) +
                                           " at its default, and " + std::string(inherited.global) + " '" +

@@ -327,11 +327,18 @@ TEST_CASE("merge: a replaced netvm follows its stated successor, and without one
         CHECK_FALSE(result.merged->domain(qube)->feature("prohibit-start"));
     }
     CHECK(change_for(*outcome_of(result.report, "sflc_0_2"), "sys-proton", "netvm")->kind == "successor");
+    // intake leaves netvm at its default: default_netvm names the successor now.
+    CHECK_FALSE(result.merged->domain("intake")->property("netvm"));
+    CHECK_FALSE(result.merged->domain("intake")->feature("prohibit-start"));
+    CHECK(change_for(*outcome_of(result.report, "sflc_0_1"), "intake", "netvm")->kind == "successor");
     CHECK(loads(*result.merged));
 
-    // Without the statement: never another netvm.
+    // Without the statement: never another netvm, the default's included.
     result = merge_all(system);
     REQUIRE(result.merged);
+    REQUIRE(result.merged->domain("intake")->property("netvm"));
+    CHECK_FALSE(result.merged->domain("intake")->property("netvm")->value());
+    CHECK(result.merged->domain("intake")->feature("prohibit-start"));
     REQUIRE(result.merged->domain("sys-proton")->property("netvm"));
     CHECK_FALSE(result.merged->domain("sys-proton")->property("netvm")->value());  // empty: None
     CHECK(result.merged->domain("sys-proton")->feature("prohibit-start"));
