@@ -360,7 +360,7 @@ TEST_CASE("new qubes in every pool: each is kept in its volume's shard or report
     const auto sources = source_systems();
     const std::filesystem::path volume_root = "/run/shufflecake";
     int runs = 0, kept = 0, lost = 0, unloadable = 0;
-    for (unsigned seed = 1; seed <= 200; ++seed) {
+    for (unsigned seed = 1; seed <= 110; ++seed) {
         CAPTURE(seed);
         std::mt19937 random(seed);
         const Document whole = generate(parse_file(sources[seed % sources.size()]), random, 2);
@@ -428,7 +428,7 @@ TEST_CASE("new qubes in every pool: each is kept in its volume's shard or report
     }
     MESSAGE(runs << " sessions split (" << unloadable << " would not load), " << kept
                  << " new qubes kept on their volume, " << lost << " reported lost");
-    CHECK(runs >= 60);
-    CHECK(kept >= 40);
-    CHECK(lost >= 30);
+    CHECK(runs >= 35);
+    CHECK(kept >= 50);
+    CHECK(lost >= 18);
 }
