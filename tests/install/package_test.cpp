@@ -102,11 +102,12 @@ struct ScratchDom0 {
                                                               "boot/grub2", "boot/efi/EFI/qubes",
                                                               "lib/modules/" + kernel_a, "lib/modules/" + kernel_b})
             fs::create_directories(root / sub);
-        // Directories dom0's own packages own (systemd, dracut, grub2-tools, ...).
+        // Directories dom0's own packages own (systemd, dracut, grub2-tools, the
+        // desktop's autostart entries, ...).
         for (const std::string sub : {"usr/libexec", "usr/lib/systemd/system", "usr/lib/systemd/system-shutdown",
                                       "usr/lib/systemd/system-preset", "usr/lib/dracut/modules.d",
                                       "usr/lib/dracut/dracut.conf.d", "usr/lib/kernel/install.d", "etc/grub.d",
-                                      "etc/default", "usr/share/doc"})
+                                      "etc/default", "etc/xdg/autostart", "usr/share/doc"})
             fs::create_directories(root / sub);
         fs::copy_file("/bin/busybox", root / "bin/busybox");
         for (const std::string applet : {"sh", "cat", "grep", "sed", "rm", "rmdir", "dirname", "mkdir", "echo"})
