@@ -73,8 +73,7 @@ Status ShufflecakeGlue::ready() {
     for (const auto& wanted : config_.volume_targets)
         if (std::find(types->begin(), types->end(), wanted) != types->end()) return success();
     return Error("the kernel has no device-mapper target " + joined(config_.volume_targets) +
-                     ": Shufflecake's kernel module " + config_.volume_module + " is not loaded",
-                 ENOPKG)
+                 ": Shufflecake's kernel module " + config_.volume_module + " is not loaded")
         .advise("kernel " + kernel_release() + " needs " + config_.volume_module +
                 " built for it: start the previous kernel from the boot menu, or build and install the "
                 "module for this one (docs/install.md)");

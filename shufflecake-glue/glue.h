@@ -61,9 +61,7 @@ class VolumeOpener {
 public:
     virtual ~VolumeOpener() = default;
     // Whether volumes can be opened at all in this boot (the kernel has the
-    // volume target): asked once, before any passphrase. ENOPKG when the
-    // kernel lacks the target (the module is missing); any other error when
-    // device-mapper could not be asked.
+    // volume target): asked once, before any passphrase.
     virtual Status ready() = 0;
     // The verdict of one try; an error (device-mapper failed, volumes were
     // already open, an incomplete set was opened) with nothing left open.

@@ -26,9 +26,7 @@ UnlockSettings UnlockSettings::from(const BootOptions& options) {
 UnlockReport Unlocker::run(const BlockDevice& device) {
     if (auto ready = opener_.ready(); !ready) {
         log::error("Shufflecake is not available: ", ready.error());
-        // Only a kernel without the target is a missing module; a
-        // device-mapper that cannot be asked is another problem.
-        messages_.show(ready.error().code() == ENOPKG ? module_missing_message : device_mapper_failed_message);
+        messages_.show(module_missing_message);
         return {Outcome::unavailable, 0, std::move(ready).error()};
     }
     auto secret = SecretBuffer::create();

