@@ -124,23 +124,13 @@ Status show_notice(const std::string& notify_send, const NoticeText& notice) {
     return success();
 }
 
-// The summary's counts; nullopt when there is none (not a normal reliant boot).
-Result<std::optional<StatusCounts>> read_summary(const Paths& paths) {
-    auto text = read_regular_file(paths.summary(), 4096);
-    if (!text && text.error().code() == ENOENT) return std::optional<StatusCounts>();
-    if (!text) return std::move(text).error();
-    auto counts = parse_summary(*text);
-    if (!counts) return std::move(counts).error().context(paths.summary().string());
-    return std::optional<StatusCounts>(*counts);
-}
-
 // --follow: the summary, looked at every 2 s for the session's life (a stat
 // and a 4 KiB read); a notice whenever more qubes would end with it.
 int follow_notices(const Paths& paths, const std::string& notify_send, StatusCounts seen) {
     SystemClock clock;
     while (clock.sleep_for(std::chrono::seconds(2))) {
-        auto now = read_summary(paths);
-        if (!now || !*now) continue;  // between a split's write and rename, or gone: look again
+        auto now = read_summary(paths.summary());
+        if (!now || !*now) continue;  // gone, or not reliant's: look again
         if (const auto notice = notice_for_change(seen, **now))
             if (auto shown = show_notice(notify_send, *notice); !shown) log::warning(shown.error().describe());
         seen = **now;
@@ -152,7 +142,7 @@ int follow_notices(const Paths& paths, const std::string& notify_send, StatusCou
 // a qube for review or changed anything, and (--follow) whenever a split finds
 // more qubes that end with the session. The summary names nothing.
 int run_notice(const Paths& paths, const Arguments& arguments) {
-    auto counts = read_summary(paths);
+    auto counts = read_summary(paths.summary());
     if (!counts) return fail(counts.error());
     if (!*counts) return 0;  // not a normal reliant boot
     const std::string notify_send = arguments.option("notify-send").value_or("/usr/bin/notify-send");

@@ -156,8 +156,7 @@ void record_lost_count(const Paths& paths) {
     auto lost = count_lost(*report);
     if (!lost) return;
     StatusCounts counts;
-    if (auto existing = read_regular_file(paths.summary(), 4096); existing)
-        if (auto parsed = parse_summary(*existing); parsed) counts = *parsed;
+    if (auto existing = read_summary(paths.summary()); existing && *existing) counts = **existing;
     counts.lost = *lost;
     if (auto written = write_file_atomically(paths.summary(), summary_text(counts), 0644); !written)
         log::warning(written.error().describe());

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "common/file_io.h"
 #include "common/json.h"
 
 namespace reliant::session {
@@ -156,6 +157,15 @@ Result<StatusCounts> parse_summary(std::string_view text) {
     }
     if (!rest.empty()) return Error("the summary is not what reliant-session summary writes", EINVAL);
     return counts;
+}
+
+Result<std::optional<StatusCounts>> read_summary(const std::filesystem::path& file) {
+    auto text = read_regular_file(file, 4096);
+    if (!text && text.error().code() == ENOENT) return std::optional<StatusCounts>();
+    if (!text) return std::move(text).error();
+    auto counts = parse_summary(*text);
+    if (!counts) return std::move(counts).error().context(file.string());
+    return std::optional<StatusCounts>(*counts);
 }
 
 std::optional<NoticeText> notice_for(const StatusCounts& counts) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <filesystem>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -47,6 +48,8 @@ Result<StatusCounts> count_merge(std::string_view merge_report);
 Result<std::size_t> count_lost(std::string_view split_report);
 std::string summary_text(const StatusCounts& counts);           // "frozen=N\nreview=N\nchanges=N\nlost=N\n"
 Result<StatusCounts> parse_summary(std::string_view text);       // what summary_text wrote, nothing else
+// The summary file's counts; nullopt when there is none (not a normal reliant boot).
+Result<std::optional<StatusCounts>> read_summary(const std::filesystem::path& file);
 
 // The notice's title and body; nullopt when there is nothing to say.
 struct NoticeText {
